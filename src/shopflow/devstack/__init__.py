@@ -1,0 +1,1 @@
+"""Local stand-ins for the cloud: generator, marketing API, AWS emulator, SMTP sink."""
