@@ -52,7 +52,9 @@ def _components(cfg: StackConfig) -> list[Component]:
             "--port", str(cfg.ports.api),
             "--data-dir", str(cfg.api_data_dir),
         )  # fmt: skip
-        start_background("api", argv, run_dir=run_dir, env={"SHOPFLOW_API_TOKEN": cfg.api_token})
+        start_background(
+            "api", argv, run_dir=run_dir, env={"SHOPFLOW_MARKETING_API_TOKEN": cfg.api_token}
+        )
 
     def start_smtp() -> None:
         argv = python_module(
