@@ -1,0 +1,173 @@
+"""DuckDB: a single file, a single writer.
+
+Bulk load: the delta's Arrow table is registered as a view and copied into a
+temp table. Locking: DuckDB locks the file for the process that opens it, so a
+session opens the file only for one load or query and waits for another
+process's lock with a bounded retry loop; threads of one process queue on a
+per-file mutex.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+
+from shopflow.warehouse.base import LoadContext, Params, Phase, Step, Warehouse
+from shopflow.warehouse.ddl import column_type
+from shopflow.warehouse.merge import MergeStyle
+from shopflow.warehouse.names import column_list, delta, delta_name, ident
+from shopflow.warehouse.report import WarehouseError
+from shopflow.warehouse.tables import TableSpec
+
+_MUTEXES: dict[str, threading.Lock] = {}
+_MUTEXES_GUARD = threading.Lock()
+
+
+def _mutex(path: str) -> threading.Lock:
+    with _MUTEXES_GUARD:
+        return _MUTEXES.setdefault(path, threading.Lock())
+
+
+def _arrow_view(table: str) -> str:
+    return f"shopflow_arrow_{delta_name(table)}"
+
+
+class DuckDBWarehouse(Warehouse):
+    """A DuckDB file; through the DuckDB provider's hook when an Airflow connection is given."""
+
+    dialect = "duckdb"
+    merge_style = MergeStyle(delete_using=False)
+
+    def __init__(
+        self, path: str | Path, *, conn_id: str | None = None, lock_timeout: float = 600.0
+    ) -> None:
+        super().__init__(conn_id)
+        if not str(path) or str(path) == ":memory:":
+            raise ValueError("the DuckDB warehouse needs a database file")
+        self.path = str(Path(path).expanduser().resolve())
+        self.lock_timeout = lock_timeout
+
+    @classmethod
+    def from_airflow(cls, conn_id: str) -> DuckDBWarehouse:
+        """From an Airflow connection of type duckdb (host = the database file)."""
+        from airflow.providers.duckdb.hooks.duckdb import DuckDBHook
+
+        return cls(DuckDBHook(duckdb_conn_id=conn_id).get_database(), conn_id=conn_id)
+
+    def _connect(self) -> duckdb.DuckDBPyConnection:
+        if self._conn_id:
+            from airflow.providers.duckdb.hooks.duckdb import DuckDBHook
+
+            conn: duckdb.DuckDBPyConnection = DuckDBHook(
+                duckdb_conn_id=self._conn_id, database=self.path
+            ).get_conn()
+            return conn
+        return duckdb.connect(self.path)
+
+    def _open(self, deadline: float) -> duckdb.DuckDBPyConnection:
+        """Connect, retrying while another process holds the file lock, until ``deadline``."""
+        pause = 0.05
+        while True:
+            try:
+                return self._connect()
+            except duckdb.IOException as exc:
+                if "lock" not in str(exc).lower():
+                    raise
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise WarehouseError(
+                        f"DuckDB file {self.path} stayed locked by another process for "
+                        f"{self.lock_timeout:g} s; stop that process or retry later"
+                    ) from exc
+                time.sleep(min(pause, left))
+                pause = min(pause * 2, 1.0)
+
+    @contextmanager
+    def _session(self) -> Iterator[_DuckDBSession]:
+        deadline = time.monotonic() + self.lock_timeout
+        mutex = _mutex(self.path)
+        if not mutex.acquire(timeout=self.lock_timeout):
+            raise WarehouseError(
+                f"DuckDB file {self.path} stayed busy with another thread for "
+                f"{self.lock_timeout:g} s"
+            )
+        try:
+            conn = self._open(deadline)
+            try:
+                yield _DuckDBSession(conn)
+            finally:
+                conn.close()
+        finally:
+            mutex.release()
+
+    def _stage_steps(self, spec: TableSpec, *, filled: bool, ctx: LoadContext) -> list[Step]:
+        cols = ", ".join(f"{ident(c.name)} {column_type(c.type, 'duckdb')}" for c in spec.columns)
+        steps = [
+            Step(
+                Phase.STAGE,
+                f"creating {delta_name(spec.name)}",
+                f"create temp table {delta(spec)} ({cols})",
+            )
+        ]
+        if filled:
+            names = column_list(spec.column_names)
+            steps.append(
+                Step(
+                    Phase.STAGE,
+                    f"bulk-loading {delta_name(spec.name)}",
+                    f"insert into {delta(spec)} ({names})\n"
+                    f"select {names} from {ident(_arrow_view(spec.name))}",
+                    data=spec.name,
+                )
+            )
+        return steps
+
+    def _lock_steps(self) -> list[Step]:
+        return []  # the session holds the file (other processes) and the mutex (threads)
+
+    def _hash_sum(self, row_text: str) -> str:
+        return f"coalesce(sum(md5_number_lower({row_text})), 0)"
+
+
+class _DuckDBSession:
+    """One DuckDB connection."""
+
+    def __init__(self, conn: duckdb.DuckDBPyConnection) -> None:
+        self.conn = conn
+
+    def run(self, step: Step, data: pa.Table | None) -> int:
+        view = _arrow_view(step.data) if step.data else None
+        if view and data is not None:
+            self.conn.register(view, data)
+        try:
+            cursor = self.conn.execute(step.sql)
+            if step.role is None:
+                return -1
+            row = cursor.fetchone()
+            return int(row[0]) if row else 0
+        finally:
+            if view:
+                self.conn.unregister(view)
+
+    def rollback(self) -> None:
+        self.conn.execute("rollback")
+
+    def fetch_arrow(self, sql: str, params: Params) -> pa.Table:
+        relation = self.conn.sql(sql, params=_params(params))
+        return relation.to_arrow_table() if relation is not None else pa.table({})
+
+    def fetch_one(self, sql: str, params: Params) -> tuple[Any, ...] | None:
+        return self.conn.execute(sql, _params(params)).fetchone()
+
+
+def _params(params: Params) -> Any:
+    if not params:
+        return None
+    return dict(params) if hasattr(params, "keys") else list(params)
