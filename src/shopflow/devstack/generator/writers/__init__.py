@@ -1,0 +1,1 @@
+"""Writers of generated days into the four sources, each idempotent per day."""
