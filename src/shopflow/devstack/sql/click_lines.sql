@@ -1,3 +1,4 @@
+-- sqlfluff:templater:placeholder:param_style:question_mark
 -- One collector line per annotated event (generator/clickstream.py), in event order:
 -- the event as a JSON object, with an unknown extra field or broken the way its
 -- `malformed` column says. Duplicate copies are added by the caller.
@@ -32,7 +33,9 @@ lines as (
             when
                 malformed = 'unknown_event_type'
                 then regexp_replace(json, '"event_type":"[^"]*"', '"event_type":"video_play"')
-            when extra_field is not null then left(json, length(json) - 1) || ',' || extra_field || '}'
+            when
+                extra_field is not null
+                then left(json, length(json) - 1) || ',' || extra_field || '}'
             else json
         end as line
     from events_json

@@ -1,3 +1,4 @@
+-- sqlfluff:dialect:mysql
 -- S1 sales database (MySQL 8 / MariaDB 10.11), as CONTRACT.md describes it.
 -- Run inside the target database; every statement is idempotent.
 create table if not exists customers (

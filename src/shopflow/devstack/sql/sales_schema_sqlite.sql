@@ -1,3 +1,5 @@
+-- sqlfluff:dialect:sqlite
+-- sqlfluff:templater:placeholder:param_style:question_mark
 -- S1 sales database as a SQLite file, the same tables and columns as in MySQL.
 -- Exactness: DECIMAL columns are TEXT holding the canonical decimal ('12.30',
 -- '1.08512345'), because SQLite's NUMERIC affinity would store binary floats;

@@ -1,3 +1,4 @@
+-- sqlfluff:dialect:mysql
 -- Upserts of the generator into S1 (MySQL/MariaDB), one per table, named by
 -- "-- name:" lines. customers and orders keep the row with the newest updated_at
 -- (ties take the incoming row, which is then identical); MySQL assigns left to
@@ -12,7 +13,7 @@ on duplicate key update
     full_name = if(values(updated_at) >= updated_at, values(full_name), full_name),
     country = if(values(updated_at) >= updated_at, values(country), country),
     created_at = if(values(updated_at) >= updated_at, values(created_at), created_at),
-    updated_at = if(values(updated_at) >= updated_at, values(updated_at), updated_at)
+    updated_at = if(values(updated_at) >= updated_at, values(updated_at), updated_at);
 
 -- name: orders
 insert into orders (
@@ -31,18 +32,18 @@ on duplicate key update
     discount_amount = if(
         values(updated_at) >= updated_at, values(discount_amount), discount_amount
     ),
-    updated_at = if(values(updated_at) >= updated_at, values(updated_at), updated_at)
+    updated_at = if(values(updated_at) >= updated_at, values(updated_at), updated_at);
 
 -- name: order_items
 insert into order_items (order_id, line_no, product_id, quantity, unit_price)
 values (%s, %s, %s, %s, %s)
-on duplicate key update order_id = order_id
+on duplicate key update order_id = order_id;
 
 -- name: fx_rates
 insert into fx_rates (rate_date, currency, usd_per_unit)
 values (%s, %s, %s)
-on duplicate key update usd_per_unit = values(usd_per_unit)
+on duplicate key update usd_per_unit = values(usd_per_unit);
 
 -- name: generated_days
 -- Days already written: each writes its USD fx row (never missing) in its transaction.
-select rate_date from fx_rates where currency = 'USD'
+select rate_date from fx_rates where currency = 'USD';

@@ -1,3 +1,5 @@
+-- sqlfluff:dialect:sqlite
+-- sqlfluff:templater:placeholder:param_style:question_mark
 -- Upserts of the generator into S1 as SQLite, one per table, named by "-- name:"
 -- lines. customers and orders keep the row with the newest updated_at (ties take
 -- the incoming row, which is then identical); order_items never change; fx_rates
@@ -12,7 +14,7 @@ on conflict (customer_id) do update set
     country = excluded.country,
     created_at = excluded.created_at,
     updated_at = excluded.updated_at
-where excluded.updated_at >= customers.updated_at
+where excluded.updated_at >= customers.updated_at;
 
 -- name: orders
 insert into orders (
@@ -28,18 +30,19 @@ on conflict (order_id) do update set
     updated_at = excluded.updated_at,
     shipping_amount = excluded.shipping_amount,
     discount_amount = excluded.discount_amount
-where excluded.updated_at >= orders.updated_at
+where excluded.updated_at >= orders.updated_at;
 
 -- name: order_items
 insert into order_items (order_id, line_no, product_id, quantity, unit_price)
 values (?, ?, ?, ?, ?)
-on conflict (order_id, line_no) do nothing
+on conflict (order_id, line_no) do nothing;
 
 -- name: fx_rates
 insert into fx_rates (rate_date, currency, usd_per_unit)
 values (?, ?, ?)
-on conflict (rate_date, currency) do update set usd_per_unit = excluded.usd_per_unit
+on conflict (rate_date, currency) do update set usd_per_unit = excluded.usd_per_unit;
 
 -- name: generated_days
 -- Days already written: each writes its USD fx row (never missing) in its transaction.
-select rate_date from fx_rates where currency = 'USD'
+select rate_date from fx_rates
+where currency = 'USD';

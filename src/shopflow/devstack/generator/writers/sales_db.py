@@ -81,7 +81,7 @@ def named_statements(path: Path) -> dict[str, str]:
             statements[name] = ""
         elif name is not None and not line.startswith("--"):
             statements[name] += line + "\n"
-    return {key: text.strip() for key, text in statements.items()}
+    return {key: text.strip().rstrip(";").strip() for key, text in statements.items()}
 
 
 def script_statements(path: Path) -> list[str]:

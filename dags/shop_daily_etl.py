@@ -1,0 +1,164 @@
+"""
+# shop_daily_etl
+
+The daily e-commerce ETL of shopflow: four sources into one warehouse.
+
+**Business date D.** The run at D+1 01:00 UTC processes the UTC day D. A manual
+trigger processes the last complete UTC day, unless the `business_date` param
+(YYYY-MM-DD) names D; a backfill run processes the day before its cron tick.
+`full_refresh` re-extracts every customer instead of the day's changes.
+
+**Tasks.**
+
+| group | task | reads |
+|---|---|---|
+| extract | `extract_sales` | sales DB (`shop_sales`): customers, orders, items, fx rates |
+| extract | `extract_interactions` | marketing API (`marketing_api`): interactions of D |
+| extract | `extract_products` | DynamoDB `products` (`shop_aws`): full snapshot |
+| extract | `extract_clickstream` | S3 `clickstream/dt=D/` (`shop_aws`) |
+
+The four extracts run in parallel and stage Parquet under `raw/<source>/dt=D/`;
+each returns a small summary (manifest path, row counts) through XCom, never
+data. Transform, load into `shop_warehouse`, quality checks and the run report
+will follow the extracts (not wired yet).
+
+**Re-running** day D any number of times is safe: every write is keyed on D.
+
+**Failures.** Every task retries twice with exponential backoff (30 s base,
+10 min cap); the marketing API extract retries three times. A task that fails
+for good sends an email through the `smtp_default` connection to the Variable
+`shopflow_alert_emails` (comma separated; env `AIRFLOW_VAR_SHOPFLOW_ALERT_EMAILS`),
+default `data-eng@example.com`.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+from typing import Any, NamedTuple
+
+from airflow.sdk import CronTriggerTimetable, Param, dag, task, task_group
+
+DAG_ID = "shop_daily_etl"
+ALERT_CONN_ID = "smtp_default"
+# Rendered when a task fails, so the Variable is read at run time, never at parse time.
+ALERT_TO = "{{ var.value.get('shopflow_alert_emails', 'data-eng@example.com') }}"
+ALERT_FROM = "{{ var.value.get('shopflow_alert_from', 'shopflow@example.com') }}"
+
+
+def alert_on_failure(context: Any) -> None:
+    """Email the failure of a task that has no retries left (SMTP provider notifier).
+
+    A fresh notifier per call: rendering mutates a notifier, so one shared instance
+    would reuse the first failure's subject when tasks run in one process (dag.test).
+    """
+    from airflow.providers.smtp.notifications.smtp import SmtpNotifier
+
+    SmtpNotifier(to=ALERT_TO, from_email=ALERT_FROM, smtp_conn_id=ALERT_CONN_ID)(context)
+
+
+class RunArgs(NamedTuple):
+    """What a shopflow task needs to know about its run."""
+
+    business_date: date
+    full_refresh: bool
+    run_id: str
+
+
+def run_arguments(context: Any) -> RunArgs:
+    """Business date D (shopflow.dates), the full_refresh param and the run id."""
+    from shopflow.dates import business_date_from_context
+
+    return RunArgs(
+        business_date=business_date_from_context(context),
+        full_refresh=bool(context["params"].get("full_refresh", False)),
+        run_id=context["run_id"],
+    )
+
+
+@dag(
+    dag_id=DAG_ID,
+    doc_md=__doc__,
+    schedule=CronTriggerTimetable("0 1 * * *", timezone="UTC"),
+    start_date=datetime(2025, 1, 1, tzinfo=UTC),
+    catchup=False,
+    # Runs of different days merge into the same tables: one at a time.
+    max_active_runs=1,
+    dagrun_timeout=timedelta(hours=6),
+    params={
+        "business_date": Param(
+            None,
+            type=["null", "string"],
+            format="date",
+            title="Business date",
+            description="UTC day to process (YYYY-MM-DD); empty: the day before the run.",
+        ),
+        "full_refresh": Param(
+            False,
+            type="boolean",
+            title="Full refresh",
+            description="Extract every customer, not only the day's changes.",
+        ),
+    },
+    tags=["shopflow", "etl", "daily"],
+    default_args={
+        "owner": "data-eng",
+        "retries": 2,
+        # Airflow 3.3 takes a multiplier (True is read as 2.0): 30 s, 60 s, ... capped.
+        "retry_exponential_backoff": 2.0,
+        "retry_delay": timedelta(seconds=30),
+        "max_retry_delay": timedelta(minutes=10),
+        "on_failure_callback": alert_on_failure,
+    },
+)
+def shop_daily_etl() -> None:
+    @task_group(group_id="extract")
+    def extract() -> None:
+        """Stage the four sources of day D, in parallel."""
+
+        @task
+        def extract_sales(**context: Any) -> dict[str, Any]:
+            """Customers, orders, order items and fx rates of D from the sales database."""
+            from shopflow.tasks.extract import extract_sales as run
+
+            args = run_arguments(context)
+            return run(
+                business_date=args.business_date,
+                full_refresh=args.full_refresh,
+                run_id=args.run_id,
+            )
+
+        @task(retries=3)
+        def extract_interactions(**context: Any) -> dict[str, Any]:
+            """Interactions of D from the marketing API (flaky vendor: one more retry)."""
+            from shopflow.tasks.extract import extract_interactions as run
+
+            args = run_arguments(context)
+            return run(business_date=args.business_date, run_id=args.run_id)
+
+        @task
+        def extract_products(**context: Any) -> dict[str, Any]:
+            """A full snapshot of the DynamoDB product catalog."""
+            from shopflow.tasks.extract import extract_products as run
+
+            args = run_arguments(context)
+            return run(business_date=args.business_date, run_id=args.run_id)
+
+        @task
+        def extract_clickstream(**context: Any) -> dict[str, Any]:
+            """Every clickstream file under dt=D in S3."""
+            from shopflow.tasks.extract import extract_clickstream as run
+
+            args = run_arguments(context)
+            return run(business_date=args.business_date, run_id=args.run_id)
+
+        extract_sales()
+        extract_interactions()
+        extract_products()
+        extract_clickstream()
+
+    extract()
+    # Next steps, in contract order (transform waits for all four extracts):
+    #   extract() >> transform() >> load() >> quality() >> report()
+
+
+shop_daily_etl()

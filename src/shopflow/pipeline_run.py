@@ -1,0 +1,39 @@
+"""`shopflow run`: the DAG for business dates on the running local stack, via ``dag.test()``."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date
+from typing import Any
+
+from shopflow.devstack import stack
+from shopflow.devstack.connections import airflow_environment
+from shopflow.home import shopflow_home
+from shopflow.orchestration.airflow_home import airflow_env
+from shopflow.orchestration.runner import RunOutcome, run_business_date
+
+
+def stack_airflow_env(info: dict[str, Any]) -> dict[str, str]:
+    """The local Airflow environment with every connection and variable of the stack."""
+    return airflow_env(airflow_environment(info))
+
+
+def run_dates(
+    days: Sequence[date], *, full_refresh: bool = False, retries: int | None = None
+) -> list[RunOutcome]:
+    """Run the DAG once per day, in the given order; stops at the first failed run."""
+    env = stack_airflow_env(stack.require_up(shopflow_home()))
+    outcomes = []
+    for day in days:
+        outcome = run_business_date(day, full_refresh=full_refresh, env=env, retries=retries)
+        outcomes.append(outcome)
+        print(outcome.summary(), flush=True)
+        if not outcome.ok:
+            break
+    return outcomes
+
+
+def run_days(days: Sequence[date], *, full_refresh: bool = False) -> int:
+    """CLI entry: 0 when every run succeeded, 1 otherwise."""
+    outcomes = run_dates(days, full_refresh=full_refresh)
+    return 0 if outcomes and all(o.ok for o in outcomes) and len(outcomes) == len(days) else 1

@@ -1,0 +1,6 @@
+"""Source clients: each reads one source for a business date and stages it as Parquet.
+
+``sales`` (S1, connectorx), ``interactions`` (S2, HTTP), ``products`` (S3, DynamoDB
+scan) and ``clickstream`` (S4, S3 NDJSON). Every client returns an
+:class:`~shopflow.sources.result.ExtractResult`; staging is :mod:`shopflow.staging`.
+"""

@@ -1,0 +1,5 @@
+"""Transform: one day's staging into warehouse deltas (DuckDB), plus the derive SQL.
+
+Importing this package is cheap: DuckDB is only loaded by ``shopflow.transform.runner``.
+See ``docs/adr/0005-transform-and-derive.md``.
+"""
