@@ -19,8 +19,12 @@ trigger processes the last complete UTC day, unless the `business_date` param
 
 The four extracts run in parallel and stage Parquet under `raw/<source>/dt=D/`;
 each returns a small summary (manifest path, row counts) through XCom, never
-data. Transform, load into `shop_warehouse`, quality checks and the run report
-will follow the extracts (not wired yet).
+data. `transform` turns the staged day into deltas of every warehouse table
+(DuckDB SQL models); `load` merges them into `shop_warehouse` and rebuilds
+`fct_session` and `customer_daily` for every affected date, in one transaction;
+the `quality` group runs the contract's checks with the common.sql check
+operators; `report` stores the run report (`reports/dt=D/<run_id>.json` in
+staging) and fails the run when any step or check failed.
 
 **Re-running** day D any number of times is safe: every write is keyed on D.
 
@@ -156,9 +160,53 @@ def shop_daily_etl() -> None:
         extract_products()
         extract_clickstream()
 
-    extract()
-    # Next steps, in contract order (transform waits for all four extracts):
-    #   extract() >> transform() >> load() >> quality() >> report()
+    @task
+    def transform(**context: Any) -> dict[str, Any]:
+        """Staging of D -> deltas of every warehouse table (DuckDB models), staged."""
+        from shopflow.tasks.pipeline import transform as run
+
+        args = run_arguments(context)
+        return run(args.business_date, args.run_id)
+
+    @task
+    def load(transformed: dict[str, Any], **context: Any) -> dict[str, Any]:
+        """Merge the deltas and derive sessions and customer_daily, in one transaction."""
+        from shopflow.tasks.pipeline import load as run
+
+        args = run_arguments(context)
+        return run(args.business_date, args.run_id, transformed)
+
+    @task_group(group_id="quality", default_args={"retries": 0})  # checks are deterministic
+    def quality() -> None:
+        """The contract's checks on shop_warehouse (common.sql check operators)."""
+        from shopflow.quality.operators import build_quality_checks
+
+        build_quality_checks()
+
+    @task(trigger_rule="all_done", retries=0)
+    def report(**context: Any) -> dict[str, Any]:
+        """Store the run report; fail when any earlier step or check failed."""
+        from shopflow.tasks.pipeline import report as run
+
+        args = run_arguments(context)
+        ti = context["ti"]
+        extracts = {
+            name: ti.xcom_pull(task_ids=f"extract.extract_{name}")
+            for name in ("sales", "interactions", "products", "clickstream")
+        }
+        return run(
+            args.business_date,
+            args.run_id,
+            extracts=extracts,
+            transformed=ti.xcom_pull(task_ids="transform"),
+            loaded=ti.xcom_pull(task_ids="load"),
+        )
+
+    staged: Any = transform()  # an XComArg, resolved to the summary at run time
+    loaded = load(staged)
+    checks = quality()
+    extract() >> staged
+    loaded >> checks >> report()
 
 
 shop_daily_etl()

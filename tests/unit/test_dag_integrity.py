@@ -28,7 +28,13 @@ EXTRACTS = ("extract_sales", "extract_interactions", "extract_products", "extrac
 HEAVY_MODULES = (
     "shopflow.tasks",
     "shopflow.sources",
-    "shopflow.warehouse",
+    # the dialect modules; the table declarations (pure dataclasses) are light
+    "shopflow.warehouse.base",
+    "shopflow.warehouse.duckdb",
+    "shopflow.warehouse.postgres",
+    "shopflow.warehouse.redshift",
+    "shopflow.warehouse.factory",
+    "shopflow.transform",
     "duckdb",
     "pyarrow",
     "pandas",

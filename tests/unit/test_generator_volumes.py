@@ -54,7 +54,11 @@ def test_status_updates_reach_about_30_percent_of_the_previous_week(data) -> Non
 def test_customers_products_interactions_clicks(data) -> None:  # type: ignore[no-untyped-def]
     signups = customers.new_customer_ids(day_index(DAY), CFG)
     assert near(len(signups), 1_000 * SCALE, 0.35)
-    assert data.fx_rates.num_rows == 6
+    # the day's 6 rates, plus the 5 non-USD rates of each earlier day (up to 14)
+    own = data.fx_rates.filter(pc.equal(data.fx_rates.column("rate_date"), DAY))
+    assert own.num_rows == 6
+    earlier = min(day_index(DAY), 14)
+    assert data.fx_rates.num_rows == 6 + 5 * earlier
     assert near(data.products.num_rows, 0.01 * 2_000, 0.6)
     assert near(data.interactions.num_rows, 200_000 * SCALE, 0.03)
     assert near(data.click_events.num_rows, 1_000_000 * SCALE, 0.1)

@@ -38,11 +38,13 @@ def _done(result: ExtractResult) -> dict[str, Any]:
 
 
 def _customers_need_full_refresh(full_refresh: bool) -> bool:
-    """Whether run D extracts every customer (CONTRACT S1): when asked to.
+    """Whether run D extracts every customer (CONTRACT S1): when asked, or when
+    the warehouse's ``dim_customer`` is empty."""
+    if full_refresh:
+        return True
+    from shopflow.tasks.pipeline import customers_table_empty
 
-    The warehouse step extends this with "or ``dim_customer`` is empty".
-    """
-    return full_refresh
+    return customers_table_empty()
 
 
 def extract_sales(

@@ -62,7 +62,7 @@ def generate_day(day: date, cfg: GeneratorConfig) -> DayData:
 
     sales = orders.orders_of_day(index, cfg)
     people = customers.customers_of_day(index, cfg, sales.earlier_signups)
-    rates = fx.fx_rows(index, cfg)
+    rates = fx.fx_rows_with_history(index, cfg)
     lap("sales")
     products = catalog.changed_products(index, cfg)
     lap("catalog")

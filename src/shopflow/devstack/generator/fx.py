@@ -10,6 +10,7 @@ from datetime import date
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from shopflow.devstack.generator.config import GeneratorConfig, day_of_index
 from shopflow.devstack.generator.ids import decimal_from_units
@@ -60,3 +61,19 @@ def fx_rows(day: int, cfg: GeneratorConfig) -> pa.Table:
         ],
         schema=SCHEMA,
     )
+
+
+FX_HISTORY_DAYS = 14
+"""Non-USD rates of this many earlier days go with every day: orders of the previous
+7 days change status on D and need rates up to 7 days before their own date."""
+
+
+def fx_rows_with_history(day: int, cfg: GeneratorConfig) -> pa.Table:
+    """Day ``day``'s rows plus the non-USD rows of the FX_HISTORY_DAYS before it.
+
+    Rates are a pure function of the day, so writing them again changes nothing;
+    the USD row stays the marker of a generated day (the pipeline takes USD as 1).
+    """
+    earlier = [fx_rows(d, cfg) for d in range(max(0, day - FX_HISTORY_DAYS), day)]
+    earlier = [t.filter(pc.not_equal(t.column("currency"), "USD")) for t in earlier]
+    return pa.concat_tables([*earlier, fx_rows(day, cfg)])

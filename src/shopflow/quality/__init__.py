@@ -1,0 +1,6 @@
+"""Quality checks of the warehouse (CONTRACT, "Quality checks").
+
+``checks`` declares them as data next to the tables, ``sql/`` holds the custom
+checks, ``operators`` builds the common.sql check operators of the DAG's
+``quality`` task group, ``run_local`` runs the same checks without Airflow.
+"""

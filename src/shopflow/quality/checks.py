@@ -1,0 +1,219 @@
+"""The contract's quality checks, declared as data next to the tables they guard.
+
+Three kinds, each in the format of the common.sql operator that runs it:
+
+- **column checks** (``SQLColumnCheckOperator`` ``column_mapping``), per table: every
+  key column ``null_check`` equal to 0, a single-column key also ``unique_check``
+  equal to 0 (both derived from ``tables.py``), and the value ranges of
+  ``VALUE_CHECKS``. Named ``<table>.<column>.<check>``.
+- **table checks** (``SQLTableCheckOperator`` ``checks``): aggregate statements, so
+  an empty table gives one row too. A composite key is unique when
+  ``count(*) = count(distinct k1 || '|' || k2)`` (non-text parts cast to varchar;
+  text parts are left uncast, Redshift's bare varchar would be 256 characters).
+  Named by their key.
+- **run checks** (``SQLCheckOperator``): ``sql/<name>.sql``, a query returning one
+  row ``(passed, detail)`` whose values must all be truthy (``detail`` is never
+  empty). They take the run id and find the business date in the run's
+  ``load_audit`` rows, so no date has to be passed around.
+
+Run checks bind their values. The files write placeholders ``:name`` (sqlfluff and
+sqlglot read them); :func:`dollar_style` turns them into the warehouse layer's
+``$name``, which DuckDB takes natively and ``warehouse.params.to_format`` turns
+into ``%s`` for psycopg and redshift_connector.
+"""
+
+from __future__ import annotations
+
+import copy
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from functools import cache
+from importlib.resources import files
+from typing import Any
+
+from shopflow.warehouse.tables import TABLES, TableSpec
+
+ColumnMapping = dict[str, dict[str, dict[str, Any]]]
+"""``{column: {check: {comparison: value}}}``, as SQLColumnCheckOperator takes it."""
+StatementChecks = dict[str, dict[str, str]]
+"""``{name: {"check_statement": sql}}``, as SQLTableCheckOperator takes it."""
+
+RUN_ID = "run_id"
+COMPARISONS = frozenset({"equal_to", "greater_than", "geq_to", "less_than", "leq_to"})
+KEY_SEPARATOR = "'|'"
+
+VALUE_CHECKS: dict[str, ColumnMapping] = {
+    "fct_order_line": {
+        "quantity": {"min": {"greater_than": 0}},
+        "unit_price": {"min": {"geq_to": 0}},
+        "line_revenue_usd": {"min": {"geq_to": 0}},
+        "fx_rate": {"min": {"greater_than": 0}},
+    },
+}
+"""Value ranges per table and column (CONTRACT, "Quality checks")."""
+
+STATEMENT_CHECKS: dict[str, StatementChecks] = {
+    "fct_order_line": {
+        "order_line_has_fx_rate": {"check_statement": "count(*) = count(fx_rate)"},
+    },
+}
+"""Table checks besides composite-key uniqueness."""
+
+
+@dataclass(frozen=True)
+class TableChecks:
+    """The column and table checks of one warehouse table."""
+
+    table: str
+    columns: ColumnMapping
+    statements: StatementChecks
+
+    @property
+    def qualified(self) -> str:
+        """``analytics.<table>``, as the operators take it."""
+        return TABLES[self.table].qualified
+
+    def column_check_names(self) -> list[str]:
+        """``<table>.<column>.<check>`` for every column check."""
+        return [
+            column_check_name(self.table, column, check)
+            for column, checks in self.columns.items()
+            for check in checks
+        ]
+
+
+@dataclass(frozen=True)
+class RunCheck:
+    """A custom check: ``sql/<name>.sql`` bound to one run.
+
+    ``parameters`` are bound besides ``run_id``. With ``warning_parameters`` the
+    check is evaluated a second time with those values (after passing), and a
+    falsy row there is a warning that never fails the run.
+    """
+
+    name: str
+    description: str
+    parameters: Mapping[str, int] = field(default_factory=dict)
+    warning_parameters: Mapping[str, int] | None = None
+
+    @property
+    def sql(self) -> str:
+        """The query with ``$name`` placeholders."""
+        return dollar_style(check_sql(self.name))
+
+    def bind(self, run_id: str, *, warning: bool = False) -> dict[str, Any]:
+        """The values of the query's placeholders, for the check or its warning evaluation."""
+        extra = self.warning_parameters if warning else self.parameters
+        return {RUN_ID: run_id, **(extra or {})}
+
+
+HISTORY = {"min_history_days": 7}
+WARN_ALWAYS = {"min_history_days": 0}
+
+RUN_CHECKS: tuple[RunCheck, ...] = (
+    RunCheck(
+        "orphan_order_lines",
+        "Order lines placed on D whose product_id is not in dim_product: at most 0.5 %.",
+    ),
+    RunCheck(
+        "quarantine_share",
+        "Quarantined records of each source of the run: at most 1 % of its rows_in.",
+    ),
+    RunCheck(
+        "customer_daily_revenue",
+        "customer_daily.revenue_usd of every date the run touched equals its order lines.",
+    ),
+    RunCheck(
+        "reconciliation",
+        "Rule 9 for every source of the run: rows_in = loaded + duplicate + quarantined.",
+    ),
+    RunCheck(
+        "row_count_order_lines",
+        "Order lines of D within a factor of 3 of the trailing 7-day mean.",
+        HISTORY,
+        WARN_ALWAYS,
+    ),
+    RunCheck(
+        "row_count_click_events",
+        "Click events of D within a factor of 3 of the trailing 7-day mean.",
+        HISTORY,
+        WARN_ALWAYS,
+    ),
+    RunCheck(
+        "row_count_interactions",
+        "Interactions of D within a factor of 3 of the trailing 7-day mean.",
+        HISTORY,
+        WARN_ALWAYS,
+    ),
+)
+
+
+def column_check_name(table: str, column: str, check: str) -> str:
+    """The stable name of one column check."""
+    return f"{table}.{column}.{check}"
+
+
+def key_unique_statement(spec: TableSpec) -> str:
+    """``count(*) = count(distinct <key parts joined by '|'>)`` for a composite key."""
+    types = {c.name: c.type for c in spec.columns}
+    parts = [c if types[c] == "text" else f"cast({c} as varchar)" for c in spec.key]
+    return f"count(*) = count(distinct {f' || {KEY_SEPARATOR} || '.join(parts)})"
+
+
+def table_checks(spec: TableSpec) -> TableChecks:
+    """Key checks derived from ``spec.key``, plus the table's declared extras."""
+    columns: ColumnMapping = {c: {"null_check": {"equal_to": 0}} for c in spec.key}
+    statements: StatementChecks = {}
+    if len(spec.key) == 1:
+        columns[spec.key[0]]["unique_check"] = {"equal_to": 0}
+    elif spec.key:
+        statements[f"{spec.name}_key_unique"] = {"check_statement": key_unique_statement(spec)}
+    for column, checks in VALUE_CHECKS.get(spec.name, {}).items():
+        columns.setdefault(column, {}).update(copy.deepcopy(checks))
+    statements.update(copy.deepcopy(STATEMENT_CHECKS.get(spec.name, {})))
+    return TableChecks(spec.name, columns, statements)
+
+
+TABLE_CHECKS: tuple[TableChecks, ...] = tuple(
+    checks
+    for checks in (table_checks(spec) for spec in TABLES.values())
+    if checks.columns or checks.statements
+)
+
+
+def check_names() -> list[str]:
+    """Every check's name, in declaration order (column, table, then run checks)."""
+    names: list[str] = []
+    for declared in TABLE_CHECKS:
+        names += declared.column_check_names()
+        names += list(declared.statements)
+    return names + [check.name for check in RUN_CHECKS]
+
+
+# -- SQL text of the run checks --------------------------------------------------------------
+
+# Quoted strings, quoted identifiers and comments are copied unchanged; outside them a
+# ``:name`` (not ``::``) is a placeholder.
+_TOKEN = re.compile(
+    r"""(?P<skip>'(?:[^']|'')*'|"(?:[^"]|"")*"|--[^\n]*|/\*.*?\*/)"""
+    r"""|(?<!:):(?P<name>[A-Za-z_]\w*)""",
+    re.DOTALL,
+)
+
+
+@cache
+def check_sql(name: str) -> str:
+    """The text of ``sql/<name>.sql``, with its ``:name`` placeholders."""
+    text = files("shopflow.quality").joinpath("sql", f"{name}.sql").read_text(encoding="utf-8")
+    return text.strip()
+
+
+def placeholders(sql: str) -> set[str]:
+    """Names of the ``:name`` placeholders of ``sql``."""
+    return {m["name"] for m in _TOKEN.finditer(sql) if m["name"]}
+
+
+def dollar_style(sql: str) -> str:
+    """``sql`` with every ``:name`` placeholder written ``$name``."""
+    return _TOKEN.sub(lambda m: m["skip"] or f"${m['name']}", sql)

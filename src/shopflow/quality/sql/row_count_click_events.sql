@@ -1,0 +1,66 @@
+-- row_count_click_events: fct_click_event rows with event_date = D (the run's business
+-- date) lie within a factor of 3 of the mean per earlier day, over the processed days
+-- (business dates in load_audit) among D-7 .. D-1. It can fail only when at least
+-- :min_history_days such days exist (7 for the check, 0 for the warning evaluation);
+-- with no earlier day there is nothing to compare and it passes.
+with
+
+run_day as (
+    select max(business_date) as business_date
+    from analytics.load_audit
+    where run_id = :run_id
+),
+
+history as (
+    select distinct audited.business_date
+    from analytics.load_audit as audited
+    inner join run_day
+        on
+            audited.business_date >= cast(run_day.business_date - interval '7 days' as date)
+            and audited.business_date < run_day.business_date
+),
+
+day_rows as (
+    select count(*) as day_rows
+    from analytics.fct_click_event as dated
+    inner join run_day on dated.event_date = run_day.business_date
+),
+
+history_rows as (
+    select count(*) as history_rows
+    from analytics.fct_click_event as dated
+    inner join history on dated.event_date = history.business_date
+),
+
+history_days as (
+    select count(*) as history_days
+    from history
+),
+
+measured as (
+    select
+        run_day.business_date,
+        day_rows.day_rows,
+        history_rows.history_rows,
+        history_days.history_days,
+        history_days.history_days = 0
+        or (
+            day_rows.day_rows * history_days.history_days * 3 >= history_rows.history_rows
+            and day_rows.day_rows * history_days.history_days <= history_rows.history_rows * 3
+        ) as within_band
+    from run_day
+    cross join day_rows
+    cross join history_rows
+    cross join history_days
+)
+
+select
+    business_date is not null
+    and (history_days < cast(:min_history_days as integer) or within_band) as passed,
+    'fct_click_event rows of '
+    || coalesce(cast(business_date as varchar), 'an unknown day (no load_audit rows)')
+    || ': ' || cast(day_rows as varchar) || '; ' || cast(history_rows as varchar)
+    || ' over ' || cast(history_days as varchar) || ' earlier day(s) of 7'
+    || case when within_band then ', within' else ', outside' end
+    || ' a factor of 3 of their mean' as detail
+from measured
