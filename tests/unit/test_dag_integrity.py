@@ -88,7 +88,8 @@ def test_every_dag_has_owner_tags_docs_and_retries(dagbag: Any) -> None:
         assert dag.doc_md and len(dag.doc_md.strip()) > 200, dag_id
         for task in dag.tasks:
             assert task.owner == "data-eng", task.task_id
-            assert task.retries > 0, task.task_id
+            if not _deterministic(task.task_id):
+                assert task.retries > 0, task.task_id
             assert task.retry_exponential_backoff >= 2, task.task_id
             assert task.retry_delay.total_seconds() == 30, task.task_id
             assert task.max_retry_delay.total_seconds() == 600, task.task_id
@@ -101,10 +102,20 @@ def test_doc_md_is_the_module_docstring(dag: Any, dag_module: dict[str, Any]) ->
         assert name in dag.doc_md
 
 
+def _deterministic(task_id: str) -> bool:
+    """Quality checks and the report give the same answer on a retry: no retries."""
+    return task_id.startswith("quality.") or task_id == "report"
+
+
 def test_api_extract_retries_three_times_others_twice(dag: Any) -> None:
     retries = {task.task_id: task.retries for task in dag.tasks}
     assert retries.pop("extract.extract_interactions") == 3
-    assert retries and set(retries.values()) == {2}
+    checks = {t: r for t, r in retries.items() if _deterministic(t)}
+    assert "report" in checks and len(checks) > 10
+    assert set(checks.values()) == {0}
+    others = {t: r for t, r in retries.items() if not _deterministic(t)}
+    assert {"transform", "load", "extract.extract_sales"} <= set(others)
+    assert set(others.values()) == {2}
 
 
 def test_schedule_is_daily_at_one_utc_without_catchup(dag: Any) -> None:
