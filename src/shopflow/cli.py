@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Sequence
 from datetime import date
@@ -15,6 +16,8 @@ from typing import Any, NoReturn
 
 from shopflow.errors import ShopflowError
 from shopflow.home import shopflow_home
+
+PORT_NAMES = ("api", "s3", "dynamodb", "smtp", "airflow", "mysql", "postgres")
 
 
 class _Parser(argparse.ArgumentParser):
@@ -64,7 +67,7 @@ def _add_stack_options(parser: argparse.ArgumentParser) -> None:
     from shopflow.devstack.config import STACKS
 
     parser.add_argument("--stack", default="embedded", help=f"one of {', '.join(STACKS)}")
-    for name in ("api", "s3", "dynamodb", "smtp", "mysql", "postgres"):
+    for name in PORT_NAMES:
         parser.add_argument(f"--{name}-port", type=_port, metavar="PORT")
 
 
@@ -108,7 +111,7 @@ def _stack_config(args: argparse.Namespace) -> Any:
 
     overrides = {
         name: getattr(args, f"{name}_port")
-        for name in ("api", "s3", "dynamodb", "smtp", "mysql", "postgres")
+        for name in PORT_NAMES
         if getattr(args, f"{name}_port", None)
     }
     return StackConfig(home=shopflow_home(), stack=args.stack, ports=Ports(**overrides))
@@ -196,6 +199,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ShopflowError as exc:
         print(f"shopflow: error: {exc}", file=sys.stderr)
         return 1
+    except BrokenPipeError:  # e.g. `shopflow devstack status --json | head`
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
     except KeyboardInterrupt:
         print("shopflow: interrupted", file=sys.stderr)
         return 130

@@ -27,7 +27,8 @@ def run_dates(
     for day in days:
         outcome = run_business_date(day, full_refresh=full_refresh, env=env, retries=retries)
         outcomes.append(outcome)
-        print(outcome.summary(), flush=True)
+        text = outcome.summary()
+        print(text if not outcome.ok else text.splitlines()[0], flush=True)
         if not outcome.ok:
             break
     return outcomes

@@ -138,6 +138,9 @@ def up(cfg: StackConfig) -> dict[str, Any]:
     for component in _components(cfg):
         _ensure_running(component, cfg.run_dir)
     info = describe(cfg)
+    if current is not None and read_pid(cfg.run_dir / "airflow.pid") is not None:
+        info["airflow_url"] = current.get("airflow_url")
+        info["ports"]["airflow"] = current["ports"].get("airflow")
     aws_emulator.ensure_bucket(info["aws_endpoint"], cfg.bucket)
     aws_emulator.ensure_products_table(info["dynamodb_endpoint"], cfg.products_table)
     state_path = cfg.home / STATE_FILE
@@ -145,6 +148,16 @@ def up(cfg: StackConfig) -> dict[str, Any]:
     state_path.write_text(json.dumps(info, indent=2) + "\n")
     write_env_file(cfg.home / ENV_FILE, airflow_environment(info))
     return info
+
+
+def record_component(home: Path, name: str, port: int, *, url_key: str, url: str) -> None:
+    """Add a component started after `up` (e.g. the Airflow UI) to the stack state."""
+    info = read_state(home)
+    if info is None:
+        raise ShopflowError("the local stack is not up; run `shopflow devstack up` first")
+    info["ports"][name] = port
+    info[url_key] = url
+    (home / STATE_FILE).write_text(json.dumps(info, indent=2) + "\n")
 
 
 def down(home: Path) -> list[str]:
