@@ -21,6 +21,7 @@ from shopflow.orchestration.airflow_home import (
     redacted,
 )
 from shopflow.orchestration.runner import run_business_date
+from shopflow.warehouse.factory import warehouse_from_url
 
 pytestmark = pytest.mark.e2e
 
@@ -107,8 +108,15 @@ def test_run_reports_every_task_and_rerunning_the_date_works(stack_env: dict[str
     first = run_business_date(DAY, env=stack_env, timeout=900)
     assert first.ok, first.summary()
     assert first.business_date == DAY
-    assert set(first.tasks) >= EXTRACT_TASKS
+    assert set(first.tasks) >= EXTRACT_TASKS | {"transform", "load", "report"}
+    assert sum(task.startswith("quality.") for task in first.tasks) > 10
     assert set(first.tasks.values()) == {"success"}
+    path = json.loads(stack_env["AIRFLOW_CONN_SHOP_WAREHOUSE"])["host"]
+    warehouse = warehouse_from_url(f"duckdb://{path}")
+    for table in ("dim_customer", "fct_order_line", "fct_click_event", "customer_daily"):
+        assert warehouse.scalar(f"select count(*) from analytics.{table}") > 0, table
+    reports = list((shopflow_home() / "staging" / "reports" / f"dt={DAY}").glob("*.json"))
+    assert len(reports) == 1 and json.loads(reports[0].read_text())["checks"]
     again = run_business_date(DAY, env=stack_env, full_refresh=True, timeout=900)
     assert again.ok, again.summary()
     assert again.run_id != first.run_id
@@ -126,6 +134,12 @@ def test_a_failing_task_fails_the_run_and_sends_an_alert(stack_env: dict[str, st
     outcome = run_business_date(DAY, env=env, retries=0, timeout=900)
     assert not outcome.ok
     assert outcome.state == "failed"
-    assert outcome.failed_tasks == ["extract.extract_interactions"]
+    states = outcome.tasks
+    assert states["extract.extract_interactions"] == "failed"
+    assert states["extract.extract_sales"] == "success"
+    # everything downstream is skipped as upstream_failed; the report still runs and fails
+    assert states["transform"] == states["load"] == "upstream_failed"
+    assert {s for t, s in states.items() if t.startswith("quality.")} == {"upstream_failed"}
+    assert states["report"] == "failed"
     alerts = [p.read_text() for p in set(mailbox.glob("*.eml")) - before]
     assert any("extract.extract_interactions" in mail for mail in alerts)

@@ -40,6 +40,19 @@ def aws() -> Iterator[str]:
     server.stop()
 
 
+def fx_rows_expected(days: list[date]) -> int:
+    """6 rates per generated day, plus 5 non-USD rates of each earlier day in the
+    14-day history that generated days carry (fx.FX_HISTORY_DAYS); EPOCH bounds it."""
+    from datetime import timedelta
+
+    from shopflow.devstack.generator.config import EPOCH
+
+    history = {
+        d - timedelta(days=k) for d in days for k in range(1, 15) if d - timedelta(days=k) >= EPOCH
+    } - set(days)
+    return 6 * len(days) + 5 * len(history)
+
+
 def targets(aws: str, root: Path, name: str, sales_url: str) -> Targets:
     return Targets(
         sales_url=sales_url,
@@ -114,7 +127,7 @@ def assert_order_does_not_matter(in_order: Targets, shuffled: Targets) -> None:
     assert sorted(first["interactions"]) == [f"dt={d}.parquet" for d in (D1, D2, D3)]
     counts = inventory(in_order)
     assert counts == inventory(shuffled)
-    assert counts["sales"]["fx_rates"] == 18
+    assert counts["sales"]["fx_rates"] == fx_rows_expected([D1, D2, D3])
     assert counts["catalog"]["products"] == CFG.volumes.products
 
 
@@ -136,7 +149,7 @@ def test_regenerating_a_day_replaces_it(aws: str, tmp_path: Path) -> None:
     generate(D1, 2, CFG, t, progress=False)
     assert snapshot(t) == before
     counts = inventory(t)["sales"]
-    assert counts["fx_rates"] == 12
+    assert counts["fx_rates"] == fx_rows_expected([D1, D2])
 
 
 @pytest.fixture
