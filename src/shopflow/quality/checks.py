@@ -96,11 +96,24 @@ class RunCheck:
     description: str
     parameters: Mapping[str, int] = field(default_factory=dict)
     warning_parameters: Mapping[str, int] | None = None
+    counted: tuple[str, str] | None = None
+    """For the ``row_count`` template: (table, date column) it counts."""
+
+    @property
+    def text(self) -> str:
+        """The query with ``:name`` placeholders (a template filled in for its table)."""
+        if self.counted is None:
+            return check_sql(self.name)
+        table, column = self.counted
+        if column not in TABLES[table].column_names:
+            raise ValueError(f"{table} has no column {column!r}")
+        text = re.sub(r"\bcounted_table\b", table, check_sql("row_count"))
+        return re.sub(r"\bcounted_date\b", column, text)
 
     @property
     def sql(self) -> str:
         """The query with ``$name`` placeholders."""
-        return dollar_style(check_sql(self.name))
+        return dollar_style(self.text)
 
     def bind(self, run_id: str, *, warning: bool = False) -> dict[str, Any]:
         """The values of the query's placeholders, for the check or its warning evaluation."""
@@ -133,18 +146,21 @@ RUN_CHECKS: tuple[RunCheck, ...] = (
         "Order lines of D within a factor of 3 of the trailing 7-day mean.",
         HISTORY,
         WARN_ALWAYS,
+        counted=("fct_order_line", "order_date"),
     ),
     RunCheck(
         "row_count_click_events",
         "Click events of D within a factor of 3 of the trailing 7-day mean.",
         HISTORY,
         WARN_ALWAYS,
+        counted=("fct_click_event", "event_date"),
     ),
     RunCheck(
         "row_count_interactions",
         "Interactions of D within a factor of 3 of the trailing 7-day mean.",
         HISTORY,
         WARN_ALWAYS,
+        counted=("fct_interaction", "interaction_date"),
     ),
 )
 

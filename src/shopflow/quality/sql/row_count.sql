@@ -1,8 +1,10 @@
--- row_count_order_lines: fct_order_line rows with order_date = D (the run's business
--- date) lie within a factor of 3 of the mean per earlier day, over the processed days
--- (business dates in load_audit) among D-7 .. D-1. It can fail only when at least
--- :min_history_days such days exist (7 for the check, 0 for the warning evaluation);
--- with no earlier day there is nothing to compare and it passes.
+-- row_count (a template, one check per counted table): rows of
+-- analytics.counted_table whose counted_date = D (the run's business date) lie
+-- within a factor of 3 of the mean per earlier day, over the processed days
+-- (business dates in load_audit) among D-7 .. D-1. counted_table and
+-- counted_date are replaced by the check's declared table and date column. It
+-- can fail only when at least :min_history_days such days exist (7 for the
+-- check, 0 for the warning evaluation); with no earlier day it passes.
 with
 
 run_day as (
@@ -22,14 +24,14 @@ history as (
 
 day_rows as (
     select count(*) as day_rows
-    from analytics.fct_order_line as dated
-    inner join run_day on dated.order_date = run_day.business_date
+    from analytics.counted_table as dated
+    inner join run_day on dated.counted_date = run_day.business_date
 ),
 
 history_rows as (
     select count(*) as history_rows
-    from analytics.fct_order_line as dated
-    inner join history on dated.order_date = history.business_date
+    from analytics.counted_table as dated
+    inner join history on dated.counted_date = history.business_date
 ),
 
 history_days as (
@@ -57,7 +59,7 @@ measured as (
 select
     business_date is not null
     and (history_days < cast(:min_history_days as integer) or within_band) as passed,
-    'fct_order_line rows of '
+    'counted_table rows of '
     || coalesce(cast(business_date as varchar), 'an unknown day (no load_audit rows)')
     || ': ' || cast(day_rows as varchar) || '; ' || cast(history_rows as varchar)
     || ' over ' || cast(history_days as varchar) || ' earlier day(s) of 7'
