@@ -7,9 +7,11 @@ server is absent, except in CI (``CI=true``), where a missing service fails.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+import secrets
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
+import psycopg
 import pytest
 
 from shopflow.devstack.process import port_open
@@ -49,3 +51,22 @@ def shopflow_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[P
     home.mkdir()
     monkeypatch.setenv("SHOPFLOW_HOME", str(home))
     yield home
+
+
+@pytest.fixture
+def databases(postgres_port: int) -> Iterator[Callable[[], str]]:
+    """Make throwaway Postgres databases on demand (their URLs); drop them all afterwards."""
+    admin = f"postgresql://postgres@127.0.0.1:{postgres_port}/postgres"
+    made: list[str] = []
+
+    def new() -> str:
+        name = f"shopflow_test_{secrets.token_hex(6)}"
+        with psycopg.connect(admin, autocommit=True) as conn:
+            conn.execute(f'create database "{name}"')
+        made.append(name)
+        return f"postgresql://postgres@127.0.0.1:{postgres_port}/{name}"
+
+    yield new
+    with psycopg.connect(admin, autocommit=True) as conn:
+        for name in made:
+            conn.execute(f'drop database if exists "{name}" with (force)')

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import secrets
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
 import derive_scenarios as sc
-import psycopg
 import pytest
 
 from shopflow.warehouse.base import Warehouse
@@ -16,21 +14,9 @@ pytestmark = pytest.mark.integration
 
 
 @pytest.fixture
-def make(postgres_port: int) -> Iterator[Callable[[], Warehouse]]:
-    admin_url = f"postgresql://postgres@127.0.0.1:{postgres_port}/postgres"
-    created: list[str] = []
-
-    def new() -> Warehouse:
-        name = f"shopflow_test_{secrets.token_hex(6)}"
-        with psycopg.connect(admin_url, autocommit=True) as admin:
-            admin.execute(f"create database {name}")
-        created.append(name)
-        return PostgresWarehouse(f"postgresql://postgres@127.0.0.1:{postgres_port}/{name}")
-
-    yield new
-    with psycopg.connect(admin_url, autocommit=True) as admin:
-        for name in created:
-            admin.execute(f"drop database if exists {name} with (force)")
+def make(databases: Callable[[], str]) -> Callable[[], Warehouse]:
+    """A fresh PostgresWarehouse per call, each in its own throwaway database."""
+    return lambda: PostgresWarehouse(databases())
 
 
 @pytest.mark.parametrize("scenario", sc.SCENARIOS, ids=lambda s: s.__name__)

@@ -6,8 +6,7 @@ Also runs the real operators through PostgresHook (``%s`` parameters via psycopg
 from __future__ import annotations
 
 import json
-import secrets
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit
@@ -21,25 +20,6 @@ from shopflow.quality.operators import FAILURE_PREFIX
 from shopflow.warehouse.postgres import PostgresWarehouse
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture
-def databases(postgres_port: int) -> Iterator[Callable[[], str]]:
-    """Make throwaway databases on demand; drop them all afterwards."""
-    admin = f"postgresql://postgres@127.0.0.1:{postgres_port}/postgres"
-    made: list[str] = []
-
-    def new() -> str:
-        name = f"shopflow_test_{secrets.token_hex(6)}"
-        with psycopg.connect(admin, autocommit=True) as conn:
-            conn.execute(f'create database "{name}"')
-        made.append(name)
-        return f"postgresql://postgres@127.0.0.1:{postgres_port}/{name}"
-
-    yield new
-    with psycopg.connect(admin, autocommit=True) as conn:
-        for name in made:
-            conn.execute(f'drop database if exists "{name}" with (force)')
 
 
 def _world(url: str) -> sc.World:

@@ -9,10 +9,9 @@ from __future__ import annotations
 import io
 import json
 import re
-import secrets
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -31,25 +30,6 @@ from shopflow.warehouse.redshift import RedshiftWarehouse
 
 pytestmark = pytest.mark.integration
 ARN = "arn:aws:iam::123456789012:role/shopflow-loader"
-
-
-@pytest.fixture
-def databases(postgres_port: int) -> Iterator[Callable[[], str]]:
-    """Make throwaway databases on demand; drop them all afterwards."""
-    admin = f"postgresql://postgres@127.0.0.1:{postgres_port}/test"
-    made: list[str] = []
-
-    def new() -> str:
-        name = f"shopflow_test_{secrets.token_hex(6)}"
-        with psycopg.connect(admin, autocommit=True) as conn:
-            conn.execute(f'create database "{name}"')
-        made.append(name)
-        return f"postgresql://postgres@127.0.0.1:{postgres_port}/{name}"
-
-    yield new
-    with psycopg.connect(admin, autocommit=True) as conn:
-        for name in made:
-            conn.execute(f'drop database if exists "{name}" with (force)')
 
 
 @pytest.fixture
