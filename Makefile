@@ -48,8 +48,8 @@ integration: setup
 e2e: setup
 	$(BIN)/pytest -m e2e $(PYTEST_ARGS)
 
-bench: setup
-	$(BIN)/python -m bench
+bench: setup  # the benchmarks and how to read them: bench/README.md
+	$(BIN)/python bench/e2e_run.py --help
 
 down: setup
 	$(BIN)/shopflow devstack down

@@ -2,14 +2,14 @@
 
 Two ways to get sources:
 
-* ``--synthetic`` (default): builds its own day of data at ``--scale`` (CONTRACT volumes:
+* synthetic (the default, no flag): builds its own day of data at ``--scale`` (CONTRACT volumes:
   SF1 = 155k orders updated on the day with ~390k lines, 200k customers read as a full
   refresh, 20k products, 1M click events in 24 gzip files) into a SQLite file, the local
   MariaDB/MySQL (database ``shop_bench_extract``, skipped when the port is closed),
   dynalite and moto S3, all started and removed by the bench.
 * ``--connections``: reads the stack the ``AIRFLOW_CONN_*``/``AIRFLOW_VAR_*`` variables
-  describe (e.g. ``source .shopflow/airflow.env`` after ``shopflow devstack up`` and a
-  generate) for ``--date``; nothing is written to the sources.
+  describe (e.g. ``source .shopflow/airflow-connections.env`` after ``shopflow devstack
+  up`` and a generate) for ``--date``; nothing is written to the sources.
 
 Clients compared (ours write Parquet to a temporary local staging; the plain ones only
 read into Python objects):

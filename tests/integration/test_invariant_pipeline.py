@@ -62,9 +62,7 @@ def sources(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]
 
 
 @pytest.fixture(params=["duckdb", "postgres"])
-def warehouse_url(
-    request: pytest.FixtureRequest, tmp_path: Path
-) -> Iterator[MakeUrl]:
+def warehouse_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[MakeUrl]:
     """Makes URLs of fresh, empty warehouses of one dialect; Postgres ones are dropped after."""
     if request.param == "duckdb":
         yield lambda name: f"duckdb://{tmp_path / f'{name}.duckdb'}"
@@ -110,9 +108,7 @@ def snapshot(wh: Warehouse) -> dict[str, Any]:
     }
     audit = wh.query_arrow(f"select {AUDIT} from analytics.load_audit").to_pylist()
     out["load_audit"] = sorted({tuple(r.values()) for r in audit if r["source"] != "sales"})
-    out["load_audit_sales"] = sorted(
-        {r["business_date"] for r in audit if r["source"] == "sales"}
-    )
+    out["load_audit_sales"] = sorted({r["business_date"] for r in audit if r["source"] == "sales"})
     return out
 
 
