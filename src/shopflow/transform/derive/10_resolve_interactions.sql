@@ -13,17 +13,31 @@ customers as (
     group by email_hash
 ),
 
+new_hashes as (
+    select distinct delta.email_hash
+    from delta_dim_customer as delta
+),
+
+-- A union of two joins, not `or ... in (subquery)`: the latter is a per-row subplan
+-- on Postgres once the hashes outgrow work_mem (a full refresh of 200k customers).
 candidates as (
     select
-        interaction_id,
-        email_hash,
-        customer_id,
-        interaction_date,
-        type
-    from analytics.fct_interaction
-    where
-        customer_id is null
-        or email_hash in (select delta.email_hash from delta_dim_customer as delta)
+        unresolved.interaction_id,
+        unresolved.email_hash,
+        unresolved.customer_id,
+        unresolved.interaction_date,
+        unresolved.type
+    from analytics.fct_interaction as unresolved
+    where unresolved.customer_id is null
+    union
+    select
+        by_hash.interaction_id,
+        by_hash.email_hash,
+        by_hash.customer_id,
+        by_hash.interaction_date,
+        by_hash.type
+    from analytics.fct_interaction as by_hash
+    inner join new_hashes on by_hash.email_hash = new_hashes.email_hash
 )
 
 select
