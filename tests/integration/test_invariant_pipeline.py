@@ -2,8 +2,8 @@
 
 One embedded stack (stand-ins on free ports, a throwaway SHOPFLOW_HOME) holds three
 generated days. Warehouse A runs them in calendar order, warehouse B as
-d3, d1, d2, d2, d1; both read the very same sources and differ only in their
-warehouse connection and staging location. Every table must end equal.
+d3, d1, d2, d1, d2, d1 (d1 three times); both read the very same sources and
+differ only in their warehouse connection and staging location. Every table must end equal.
 
 ``load_audit`` is compared as the set of (business_date, source, rows_in,
 rows_loaded, rows_duplicate, rows_quarantined) for every source but sales, and as
@@ -116,7 +116,7 @@ def test_day_order_and_repeats_leave_the_same_warehouse(
     sources: dict[str, Any], warehouse_url: MakeUrl, tmp_path: Path
 ) -> None:
     a = run_days(sources, warehouse_url("a"), tmp_path / "staging-a", [D1, D2, D3])
-    b = run_days(sources, warehouse_url("b"), tmp_path / "staging-b", [D3, D1, D2, D2, D1])
+    b = run_days(sources, warehouse_url("b"), tmp_path / "staging-b", [D3, D1, D2, D1, D2, D1])
     counts = {name: int(a.scalar(f"select count(*) from analytics.{name}")) for name in TABLES}
     assert all(counts.values()), f"empty tables make the comparison moot: {counts}"
     assert len(snapshot(a)["load_audit"]) == 3 * 3  # one count tuple per (day, source)
