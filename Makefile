@@ -9,6 +9,7 @@ UV := $(TOOLS)/bin/uv
 VENV := .venv
 BIN := $(VENV)/bin
 PYTEST_ARGS ?=
+DEMO_ARGS ?=
 
 .PHONY: setup demo test lint format unit integration e2e bench clean down
 
@@ -23,7 +24,7 @@ $(VENV)/.synced: uv.lock pyproject.toml | $(UV)
 setup: $(VENV)/.synced
 
 demo: setup
-	$(BIN)/shopflow demo
+	$(BIN)/shopflow demo $(DEMO_ARGS)
 
 test: lint
 	$(BIN)/pytest $(PYTEST_ARGS)
