@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from datetime import date
 from typing import Any
@@ -11,6 +12,7 @@ from shopflow.devstack.connections import airflow_environment
 from shopflow.home import shopflow_home
 from shopflow.orchestration.airflow_home import airflow_env
 from shopflow.orchestration.runner import RunOutcome, run_business_date
+from shopflow.reports import report_key, report_lines
 
 
 def stack_airflow_env(info: dict[str, Any]) -> dict[str, str]:
@@ -22,16 +24,29 @@ def run_dates(
     days: Sequence[date], *, full_refresh: bool = False, retries: int | None = None
 ) -> list[RunOutcome]:
     """Run the DAG once per day, in the given order; stops at the first failed run."""
-    env = stack_airflow_env(stack.require_up(shopflow_home()))
+    info = stack.require_up(shopflow_home())
+    env = stack_airflow_env(info)
     outcomes = []
     for day in days:
         outcome = run_business_date(day, full_refresh=full_refresh, env=env, retries=retries)
         outcomes.append(outcome)
         text = outcome.summary()
         print(text if not outcome.ok else text.splitlines()[0], flush=True)
+        report = read_report(info, day, outcome.run_id)
+        if report is not None:
+            print("\n".join(report_lines(report)), flush=True)
         if not outcome.ok:
             break
     return outcomes
+
+
+def read_report(info: dict[str, Any], day: date, run_id: str) -> dict[str, Any] | None:
+    """The run report the DAG's last task stored in staging, or None."""
+    from shopflow.staging import Staging
+
+    staging = Staging.from_uri(info["staging_uri"], s3_endpoint=info["aws_endpoint"])
+    raw = staging.get_document(report_key(day, run_id))
+    return None if raw is None else dict(json.loads(raw))
 
 
 def run_days(days: Sequence[date], *, full_refresh: bool = False) -> int:

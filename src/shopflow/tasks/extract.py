@@ -99,16 +99,23 @@ def extract_clickstream(business_date: date | str, run_id: str | None = None) ->
 def extract_interactions(business_date: date | str, run_id: str | None = None) -> dict[str, Any]:
     """Stage the marketing-API interactions of the day from ``marketing_api``."""
     from shopflow.sources import interactions
+    from shopflow.sources.http_retry import RequestRejected
 
     api = connections.resolve_api()
-    result = interactions.extract_interactions(
-        _day(business_date),
-        base_url=api.base_url,
-        token=api.token,
-        staging=connections.resolve_staging(),
-        slices=API_SLICES,
-        limit=API_LIMIT,
-        concurrency=API_CONCURRENCY,
-        run_id=run_id,
-    )
+    try:
+        result = interactions.extract_interactions(
+            _day(business_date),
+            base_url=api.base_url,
+            token=api.token,
+            staging=connections.resolve_staging(),
+            slices=API_SLICES,
+            limit=API_LIMIT,
+            concurrency=API_CONCURRENCY,
+            run_id=run_id,
+        )
+    except RequestRejected as exc:
+        # A 4xx (bad token, bad request) fails the same way on every try: no task retries.
+        from airflow.sdk.exceptions import AirflowFailException
+
+        raise AirflowFailException(str(exc)) from exc
     return _done(result)

@@ -14,6 +14,7 @@ from typing import Any
 
 from shopflow.devstack.connections import CONN_WAREHOUSE, VAR_HASH_KEY
 from shopflow.errors import ShopflowError
+from shopflow.reports import report_key
 from shopflow.tasks import connections
 
 log = logging.getLogger(__name__)
@@ -138,7 +139,7 @@ def report(
         "checks": [c.to_dict() for c in checks],
     }
     staging = connections.resolve_staging()
-    key = f"reports/dt={day.isoformat()}/{_safe(run_id)}.json"
+    key = report_key(day, run_id)
     staging.put_document(key, json.dumps(body, indent=2, default=str).encode())
     failed = [c.name for c in checks if c.fails_run]
     warned = [c.name for c in checks if c.status == "warn"]
@@ -161,10 +162,6 @@ def report(
             f"failed checks [{', '.join(failed)}]; report at {staging.document_uri(key)}"
         )
     return {"report_uri": staging.document_uri(key), "checks": len(checks), "warnings": warned}
-
-
-def _safe(run_id: str) -> str:
-    return "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in run_id)
 
 
 def customers_table_empty() -> bool:
