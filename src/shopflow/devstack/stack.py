@@ -163,7 +163,8 @@ def record_component(home: Path, name: str, port: int, *, url_key: str, url: str
 def down(home: Path) -> list[str]:
     """Stop every stand-in of the stack in home; returns the names that were running."""
     run_dir = home / "run"
-    stopped = [name for name in (*COMPONENTS, "airflow") if stop_background(name, run_dir=run_dir)]
+    airflow = ("airflow", "airflow-scheduler", "airflow-dag-processor")
+    stopped = [name for name in (*COMPONENTS, *airflow) if stop_background(name, run_dir=run_dir)]
     stopped += aws_emulator.stop_all(run_dir)
     return sorted(set(stopped))
 
