@@ -69,10 +69,18 @@ def test_waits_for_another_process_then_gives_up_clearly(tmp_path: Path) -> None
 
 
 def test_threads_of_one_process_take_turns(make: sc.Make) -> None:
-    concurrent, sequential = make(), make()
-    days = [sc.day_one(), sc.day_two()]
-    for d in days:
-        d.load(sequential)
+    """Two threads loading at once end as one of the two serial orders: no error, no loss.
+
+    Which order the threads take is up to the scheduler, and these two scenario days
+    do not commute: day two's catalog snapshot lacks p1, which only day one's older
+    snapshot holds (the stale-snapshot case of ADR 0004), so the result is compared
+    with both serial orders.
+    """
+    concurrent, one_two, two_one = make(), make(), make()
+    for d in (sc.day_one(), sc.day_two()):
+        d.load(one_two)
+    for d in (sc.day_two(), sc.day_one()):
+        d.load(two_one)
     errors: list[BaseException] = []
 
     def load(day: sc.Day) -> None:
@@ -81,13 +89,13 @@ def test_threads_of_one_process_take_turns(make: sc.Make) -> None:
         except BaseException as exc:  # handed to the main thread
             errors.append(exc)
 
-    threads = [threading.Thread(target=load, args=(d,)) for d in days]
+    threads = [threading.Thread(target=load, args=(d,)) for d in (sc.day_one(), sc.day_two())]
     for t in threads:
         t.start()
     for t in threads:
         t.join()
     assert errors == []
-    assert sc.checksums(concurrent) == sc.checksums(sequential)
+    assert sc.checksums(concurrent) in (sc.checksums(one_two), sc.checksums(two_one))
 
 
 def test_airflow_connection_uses_the_duckdb_hook(
