@@ -34,6 +34,11 @@ def parse_date(text: str) -> date:
     raise ShopflowError(f"invalid date {text!r}: expected YYYY-MM-DD, for example 2025-03-01")
 
 
+def as_date(value: date | str) -> date:
+    """A date, or its ISO text (what a task receives through XCom or a template)."""
+    return value if isinstance(value, date) else parse_date(value)
+
+
 def as_utc(moment: datetime) -> datetime:
     """moment in UTC; a naive datetime is taken to be UTC already (Airflow's default)."""
     if moment.tzinfo is None or moment.utcoffset() is None:

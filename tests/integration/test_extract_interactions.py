@@ -23,6 +23,8 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
 
+from shopflow.devstack.generator.interactions import SCHEMA as API_DAY_FILE_SCHEMA
+from shopflow.devstack.marketing_api.sample import day_file
 from shopflow.devstack.process import (
     free_port,
     python_module,
@@ -143,25 +145,12 @@ def build_fixture(data_dir: Path, per_day: int = RECORDS_PER_DAY, seed: int = 7)
 
 
 def write_day_files(data_dir: Path, rows: list[dict[str, Any]]) -> None:
-    """``data_dir/interactions/dt=YYYY-MM-DD.parquet``, one file per UTC day, rows unsorted."""
-    schema = pa.schema(
-        [
-            ("id", pa.string()),
-            ("email", pa.string()),
-            ("type", pa.string()),
-            ("channel", pa.string()),
-            ("campaign_id", pa.string()),
-            ("occurred_at", pa.string()),
-            ("occurred_at_utc", pa.timestamp("us", tz="UTC")),
-            ("properties", pa.string()),
-        ]
-    )
-    directory = data_dir / "interactions"
-    directory.mkdir(parents=True, exist_ok=True)
-    days = sorted({r["occurred_at_utc"].date() for r in rows})
-    for day in days:
+    """One generator-format day file per UTC day (rows unsorted, occurred_at as given)."""
+    for day in sorted({r["occurred_at_utc"].date() for r in rows}):
         part = [r for r in rows if r["occurred_at_utc"].date() == day]
-        pq.write_table(pa.Table.from_pylist(part, schema=schema), directory / f"dt={day}.parquet")
+        path = day_file(data_dir, day)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        pq.write_table(pa.Table.from_pylist(part, schema=API_DAY_FILE_SCHEMA), path)
 
 
 # -- the simulator ----------------------------------------------------------------------

@@ -11,6 +11,7 @@ import logging
 from datetime import date
 from typing import Any
 
+from shopflow.dates import as_date
 from shopflow.sources.result import ExtractResult
 from shopflow.tasks import connections
 
@@ -26,10 +27,6 @@ PRODUCT_SEGMENTS = 4
 API_SLICES = 8
 API_CONCURRENCY = 4
 API_LIMIT = 1000
-
-
-def _day(business_date: date | str) -> date:
-    return business_date if isinstance(business_date, date) else date.fromisoformat(business_date)
 
 
 def _done(result: ExtractResult) -> dict[str, Any]:
@@ -55,7 +52,7 @@ def extract_sales(
 
     url = connections.resolve_sales_url()
     result = sales.extract_sales(
-        _day(business_date),
+        as_date(business_date),
         url=url,
         staging=connections.resolve_staging(),
         customers_full_refresh=_customers_need_full_refresh(full_refresh),
@@ -71,7 +68,7 @@ def extract_products(business_date: date | str, run_id: str | None = None) -> di
 
     aws = connections.resolve_aws()
     result = products.extract_products(
-        _day(business_date),
+        as_date(business_date),
         dynamodb=aws.dynamodb(pool=PRODUCT_SEGMENTS * 2),
         staging=connections.resolve_staging(aws),
         table=aws.products_table,
@@ -87,7 +84,7 @@ def extract_clickstream(business_date: date | str, run_id: str | None = None) ->
 
     aws = connections.resolve_aws()
     result = clickstream.extract_clickstream(
-        _day(business_date),
+        as_date(business_date),
         s3=aws.s3(),
         bucket=aws.require_bucket(),
         staging=connections.resolve_staging(aws),
@@ -104,7 +101,7 @@ def extract_interactions(business_date: date | str, run_id: str | None = None) -
     api = connections.resolve_api()
     try:
         result = interactions.extract_interactions(
-            _day(business_date),
+            as_date(business_date),
             base_url=api.base_url,
             token=api.token,
             staging=connections.resolve_staging(),

@@ -12,6 +12,7 @@ from dataclasses import asdict
 from datetime import UTC, date, datetime
 from typing import Any
 
+from shopflow.dates import as_date
 from shopflow.devstack.connections import CONN_WAREHOUSE, VAR_HASH_KEY
 from shopflow.errors import ShopflowError
 from shopflow.reports import report_key
@@ -21,10 +22,6 @@ log = logging.getLogger(__name__)
 
 DELTAS_SOURCE = "transformed"
 """Staging partition that holds one day's deltas between transform and load."""
-
-
-def _day(business_date: date | str) -> date:
-    return business_date if isinstance(business_date, date) else date.fromisoformat(business_date)
 
 
 def _audit_to_xcom(rows: list[Any]) -> list[dict[str, Any]]:
@@ -62,7 +59,7 @@ def transform(business_date: date | str, run_id: str) -> dict[str, Any]:
     from shopflow.transform.inputs import StagedDay
     from shopflow.transform.runner import transform_day
 
-    day = _day(business_date)
+    day = as_date(business_date)
     staging = connections.resolve_staging()
     deltas = transform_day(
         StagedDay.from_staging(staging, day), business_date=day, run_id=run_id, hash_key=hash_key()
@@ -87,7 +84,7 @@ def load(business_date: date | str, run_id: str, transformed: dict[str, Any]) ->
     from shopflow.transform.runner import derive_statements
     from shopflow.warehouse.factory import warehouse_from_connection
 
-    day = _day(business_date)
+    day = as_date(business_date)
     staging = connections.resolve_staging()
     manifest = staging.read_manifest(DELTAS_SOURCE, day)
     deltas = {name: staging.read_table(DELTAS_SOURCE, day, name) for name in manifest.tables}
@@ -122,7 +119,7 @@ def report(
     from shopflow.quality.run_local import run_checks
     from shopflow.warehouse.factory import warehouse_from_connection
 
-    day = _day(business_date)
+    day = as_date(business_date)
     checks = (
         []
         if loaded is None
