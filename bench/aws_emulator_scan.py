@@ -24,9 +24,9 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from shopflow.devstack import aws_emulator
-from shopflow.devstack.process import free_port
-from shopflow.home import shopflow_home
+from shopflow_local.devstack import aws_emulator
+from shopflow_local.devstack.process import free_port
+from shopflow_local.home import shopflow_home
 
 TABLE = "products_bench"
 BUCKET = "bench-bucket"

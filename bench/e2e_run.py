@@ -1,6 +1,6 @@
 """Stage timings of one business date through the real pipeline, without a scheduler.
 
-Runs ``shopflow.pipeline_local.run_day_in_process`` (the DAG's task functions in
+Runs ``shopflow_local.in_process.run_day_in_process`` (the DAG's task functions in
 order: four extracts one after the other, transform, load, checks) ``--repeat``
 times for the same day against the stack that ``shopflow devstack up`` started in
 ``$SHOPFLOW_HOME``, with the stack's own warehouse and staging. Each repetition
@@ -31,12 +31,12 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from shopflow.devstack import stack
-from shopflow.devstack.connections import airflow_environment
-from shopflow.devstack.seeding import generate_days
 from shopflow.errors import ShopflowError
-from shopflow.home import shopflow_home
-from shopflow.pipeline_local import SOURCES, STAGES, QualityCheckFailed, run_day_in_process
+from shopflow_local.devstack import stack
+from shopflow_local.devstack.connections import airflow_environment
+from shopflow_local.devstack.seeding import generate_days
+from shopflow_local.home import shopflow_home
+from shopflow_local.in_process import SOURCES, STAGES, QualityCheckFailed, run_day_in_process
 
 
 def child(day: date, run_id: str, out: Path, full_refresh: bool) -> int:

@@ -50,11 +50,11 @@ from urllib.parse import unquote, urlsplit
 import numpy as np
 import pymysql
 
-from shopflow.devstack import aws_emulator
-from shopflow.devstack.process import free_port, port_open
-from shopflow.home import shopflow_home
 from shopflow.sources import clickstream, products, sales
 from shopflow.staging import Staging
+from shopflow_local.devstack import aws_emulator
+from shopflow_local.devstack.process import free_port, port_open
+from shopflow_local.home import shopflow_home
 
 DAY = date(2025, 3, 4)
 MYSQL_DB = "shop_bench_extract"

@@ -42,11 +42,20 @@ from typing import Any, NamedTuple
 
 from airflow.sdk import CronTriggerTimetable, Param, dag, task, task_group
 
-DAG_ID = "shop_daily_etl"
-ALERT_CONN_ID = "smtp_default"
+from shopflow.names import (
+    CONN_SMTP,
+    DAG_ID,
+    DEFAULT_ALERT_EMAILS,
+    DEFAULT_ALERT_FROM,
+    SOURCES,
+    VAR_ALERT_EMAILS,
+    VAR_ALERT_FROM,
+    extract_task_id,
+)
+
 # Rendered when a task fails, so the Variable is read at run time, never at parse time.
-ALERT_TO = "{{ var.value.get('shopflow_alert_emails', 'data-eng@example.com') }}"
-ALERT_FROM = "{{ var.value.get('shopflow_alert_from', 'shopflow@example.com') }}"
+ALERT_TO = f"{{{{ var.value.get('{VAR_ALERT_EMAILS}', '{DEFAULT_ALERT_EMAILS}') }}}}"
+ALERT_FROM = f"{{{{ var.value.get('{VAR_ALERT_FROM}', '{DEFAULT_ALERT_FROM}') }}}}"
 
 
 def alert_on_failure(context: Any) -> None:
@@ -57,7 +66,7 @@ def alert_on_failure(context: Any) -> None:
     """
     from airflow.providers.smtp.notifications.smtp import SmtpNotifier
 
-    SmtpNotifier(to=ALERT_TO, from_email=ALERT_FROM, smtp_conn_id=ALERT_CONN_ID)(context)
+    SmtpNotifier(to=ALERT_TO, from_email=ALERT_FROM, smtp_conn_id=CONN_SMTP)(context)
 
 
 class RunArgs(NamedTuple):
@@ -163,7 +172,7 @@ def shop_daily_etl() -> None:
     @task
     def transform(**context: Any) -> dict[str, Any]:
         """Staging of D -> deltas of every warehouse table (DuckDB models), staged."""
-        from shopflow.tasks.pipeline import transform as run
+        from shopflow.tasks.transform import transform as run
 
         args = run_arguments(context)
         return run(args.business_date, args.run_id)
@@ -171,7 +180,7 @@ def shop_daily_etl() -> None:
     @task
     def load(transformed: dict[str, Any], **context: Any) -> dict[str, Any]:
         """Merge the deltas and derive sessions and customer_daily, in one transaction."""
-        from shopflow.tasks.pipeline import load as run
+        from shopflow.tasks.load import load as run
 
         args = run_arguments(context)
         return run(args.business_date, args.run_id, transformed)
@@ -186,14 +195,11 @@ def shop_daily_etl() -> None:
     @task(trigger_rule="all_done", retries=0)
     def report(**context: Any) -> dict[str, Any]:
         """Store the run report; fail when any earlier step or check failed."""
-        from shopflow.tasks.pipeline import report as run
+        from shopflow.tasks.report import report as run
 
         args = run_arguments(context)
         ti = context["ti"]
-        extracts = {
-            name: ti.xcom_pull(task_ids=f"extract.extract_{name}")
-            for name in ("sales", "interactions", "products", "clickstream")
-        }
+        extracts = {name: ti.xcom_pull(task_ids=extract_task_id(name)) for name in SOURCES}
         return run(
             args.business_date,
             args.run_id,

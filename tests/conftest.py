@@ -14,7 +14,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from shopflow.devstack.process import port_open
+from shopflow_local.devstack.process import port_open
 
 MYSQL_PORT = int(os.environ.get("SHOPFLOW_MYSQL_PORT", "3306"))
 POSTGRES_PORT = int(os.environ.get("SHOPFLOW_POSTGRES_PORT", "5432"))

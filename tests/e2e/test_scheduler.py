@@ -22,14 +22,14 @@ from typing import Any
 import httpx
 import pytest
 
-from shopflow.devstack import stack
-from shopflow.devstack.config import Ports, StackConfig
-from shopflow.devstack.connections import airflow_environment
-from shopflow.devstack.process import free_port
-from shopflow.devstack.seeding import generate_days
-from shopflow.home import shopflow_home
-from shopflow.orchestration.airflow_home import airflow_env
-from shopflow.orchestration.ui import local_settings, start_ui
+from shopflow_local.airflow_runtime.home import airflow_env
+from shopflow_local.airflow_runtime.processes import local_settings, start_ui
+from shopflow_local.devstack import stack
+from shopflow_local.devstack.config import Ports, StackConfig
+from shopflow_local.devstack.connections import airflow_environment
+from shopflow_local.devstack.process import free_port
+from shopflow_local.devstack.seeding import generate_days
+from shopflow_local.home import shopflow_home
 
 pytestmark = pytest.mark.e2e
 

@@ -28,6 +28,7 @@ from airflow.providers.common.sql.operators.sql import (
 )
 from airflow.sdk import BaseHook, BaseOperator, Context
 
+from shopflow.names import CONN_WAREHOUSE
 from shopflow.quality.checks import (
     RUN_CHECKS,
     RUN_ID,
@@ -37,11 +38,10 @@ from shopflow.quality.checks import (
 )
 from shopflow.warehouse.params import to_format
 
-CONN_ID = "shop_warehouse"
 FAILURE_PREFIX = "shopflow quality check(s) failed:"
 
 
-def build_quality_checks(conn_id: str = CONN_ID) -> list[BaseOperator]:
+def build_quality_checks(conn_id: str = CONN_WAREHOUSE) -> list[BaseOperator]:
     """Every check as an operator, created in the current DAG / task group context.
 
     One ``<table>_column_checks`` and one ``<table>_table_checks`` task per table with such checks,

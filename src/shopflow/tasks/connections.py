@@ -13,20 +13,14 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
+from shopflow.aws import DEFAULT_REGION, boto3_client
 from shopflow.errors import ShopflowError
-from shopflow.home import shopflow_home
+from shopflow.names import CONN_API, CONN_AWS, CONN_SALES, VAR_BUCKET, VAR_STAGING_URI
 from shopflow.staging import Staging
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
     from mypy_boto3_s3 import S3Client
-
-CONN_SALES = "shop_sales"
-CONN_API = "marketing_api"
-CONN_AWS = "shop_aws"
-VAR_STAGING_URI = "shopflow_staging_uri"
-VAR_BUCKET = "shopflow_bucket"
-DEFAULT_REGION = "us-east-1"
 
 
 def get_connection(conn_id: str) -> Any:
@@ -38,7 +32,7 @@ def get_connection(conn_id: str) -> Any:
     except Exception as exc:  # the SDK raises its own AirflowNotFoundException
         raise ShopflowError(
             f"Airflow connection {conn_id!r} is not defined ({type(exc).__name__}); "
-            f"create it or run `shopflow devstack up`"
+            "create it in the Airflow UI, the CLI or the secrets backend (docs/operations.md)"
         ) from None
 
 
@@ -121,26 +115,13 @@ class AwsSettings:
     secret_key: str | None = field(default=None, repr=False)
 
     def _client(self, service: str, endpoint: str | None, pool: int) -> Any:
-        import boto3
-        from botocore.config import Config
-
-        config = Config(
-            region_name=self.region,
-            retries={"max_attempts": 5, "mode": "standard"},
-            max_pool_connections=pool,
-            s3={"addressing_style": "path" if endpoint else "auto"},
-        )
-        credentials: dict[str, str] = {}
-        if self.access_key and self.secret_key:
-            credentials = {
-                "aws_access_key_id": self.access_key,
-                "aws_secret_access_key": self.secret_key,
-            }
-        return boto3.session.Session().client(
-            service,  # type: ignore[call-overload]
+        return boto3_client(
+            service,
             endpoint_url=endpoint,
-            config=config,
-            **credentials,
+            region=self.region,
+            access_key=self.access_key,
+            secret_key=self.secret_key,
+            pool=pool,
         )
 
     def s3(self) -> S3Client:
@@ -204,8 +185,14 @@ def resolve_aws() -> AwsSettings:
 
 
 def resolve_staging_uri() -> str:
-    """Variable ``shopflow_staging_uri``, default ``$SHOPFLOW_HOME/staging``."""
-    return get_variable(VAR_STAGING_URI) or str(shopflow_home() / "staging")
+    """Variable ``shopflow_staging_uri``: an absolute directory or ``s3://bucket/prefix``."""
+    uri = get_variable(VAR_STAGING_URI)
+    if not uri:
+        raise ShopflowError(
+            f"Airflow Variable {VAR_STAGING_URI} is not set: the staging area, "
+            "an absolute directory or s3://bucket/prefix (docs/operations.md)"
+        )
+    return uri
 
 
 def resolve_staging(aws: AwsSettings | None = None) -> Staging:

@@ -39,7 +39,7 @@ def _customers_need_full_refresh(full_refresh: bool) -> bool:
     the warehouse's ``dim_customer`` is empty."""
     if full_refresh:
         return True
-    from shopflow.tasks.pipeline import customers_table_empty
+    from shopflow.tasks.load import customers_table_empty
 
     return customers_table_empty()
 

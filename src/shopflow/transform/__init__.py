@@ -1,5 +1,5 @@
 """Transform: one day's staging into warehouse deltas (DuckDB), plus the derive SQL.
 
-Importing this package is cheap: DuckDB is only loaded by ``shopflow.transform.runner``.
+Importing this package is cheap: DuckDB is only loaded by ``shopflow.transform.build``.
 See ``docs/adr/0005-transform-and-derive.md``.
 """

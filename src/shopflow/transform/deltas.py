@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 
 import pyarrow as pa
 
-from shopflow.warehouse.report import AuditRow
+from shopflow.warehouse.results import AuditRow
 
 DELTA_SOURCES: dict[str, str | None] = {
     "dim_customer": "sales",

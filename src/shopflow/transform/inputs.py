@@ -16,9 +16,9 @@ from datetime import date
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from shopflow.names import SOURCES
 from shopflow.staging import Staging
 
-SOURCES = ("sales", "interactions", "products", "clickstream")
 TS = pa.timestamp("us")
 MONEY = pa.decimal128(12, 2)
 

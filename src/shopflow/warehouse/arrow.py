@@ -9,7 +9,8 @@ from datetime import UTC, date, datetime
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from shopflow.warehouse.report import AuditRow, DeltaError
+from shopflow.warehouse.errors import DeltaError
+from shopflow.warehouse.results import AuditRow
 from shopflow.warehouse.tables import LOAD_AUDIT, TableSpec
 
 _DECIMAL = re.compile(r"decimal\((\d+),(\d+)\)")

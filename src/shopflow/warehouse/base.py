@@ -25,25 +25,20 @@ import pyarrow as pa
 
 from shopflow.warehouse import ddl
 from shopflow.warehouse.arrow import audit_table, conform
+from shopflow.warehouse.errors import DeltaError, WarehouseError
 from shopflow.warehouse.merge import MergeStyle, Role, merge_statements
 from shopflow.warehouse.names import ident, target
-from shopflow.warehouse.report import (
-    AuditRow,
-    DeltaError,
-    LoadReport,
-    TableLoad,
-    WarehouseError,
-)
+from shopflow.warehouse.results import AuditRow, LoadResult, TableLoad
 from shopflow.warehouse.tables import LOAD_AUDIT, TABLES, TableSpec, Upkeep
 
-__all__ = ["AuditRow", "LoadContext", "LoadReport", "Phase", "Step", "Warehouse", "WarehouseError"]
+__all__ = ["AuditRow", "LoadContext", "LoadResult", "Phase", "Step", "Warehouse", "WarehouseError"]
 
 Params = Sequence[Any] | Mapping[str, Any]
 ALWAYS_MERGED = (Upkeep.REPLACE_PARTITION, Upkeep.APPEND_PER_RUN)
 
 
 class Phase(Enum):
-    """Where a step belongs; the report sums seconds per phase."""
+    """Where a step belongs; the load result sums seconds per phase."""
 
     ENSURE = "ensure"
     BEGIN = "begin"
@@ -136,7 +131,7 @@ class Warehouse(ABC):
         run_id: str,
         audit: Sequence[AuditRow],
         derive: Sequence[str] = (),
-    ) -> LoadReport:
+    ) -> LoadResult:
         """Merge one day's deltas and audit rows, then run ``derive``, in one transaction.
 
         Every table gets a ``delta_<table>`` temp table (empty when no delta is given)
@@ -147,19 +142,19 @@ class Warehouse(ABC):
         started = time.perf_counter()
         staged = stage_inputs(deltas, audit, run_id=run_id, business_date=business_date)
         ctx = LoadContext(business_date, run_id)
-        report = LoadReport(self.dialect, business_date, run_id)
+        result = LoadResult(self.dialect, business_date, run_id)
         steps = self.plan_load(staged, ctx, derive)
         for step in steps:
-            if step.phase is Phase.MERGE and step.table and step.table not in report.tables:
+            if step.phase is Phase.MERGE and step.table and step.table not in result.tables:
                 given = staged.get(step.table)
-                report.tables[step.table] = TableLoad(
+                result.tables[step.table] = TableLoad(
                     step.table, staged=given.num_rows if given is not None else 0
                 )
-        self._before_load(staged, ctx, report)
+        self._before_load(staged, ctx, result)
         with self._session() as session:
-            self._execute(session, steps, staged, report)
-        report.add_seconds("total", time.perf_counter() - started)
-        return report
+            self._execute(session, steps, staged, result)
+        result.add_seconds("total", time.perf_counter() - started)
+        return result
 
     def dbapi_conn_id(self) -> str | None:
         """The Airflow connection id, for the common.sql check operators (None outside Airflow)."""
@@ -223,7 +218,7 @@ class Warehouse(ABC):
         session: Session,
         steps: Sequence[Step],
         staged: Mapping[str, pa.Table],
-        report: LoadReport | None,
+        result: LoadResult | None,
     ) -> None:
         """Run steps in order; on failure roll back the open transaction and raise."""
         in_transaction = False
@@ -239,8 +234,8 @@ class Warehouse(ABC):
                 raise WarehouseError.during(step.purpose, self.dialect, exc) from exc
             if step.sql in ("begin", "commit"):
                 in_transaction = step.sql == "begin"
-            if report is not None:
-                _record(report, step, count, time.perf_counter() - started)
+            if result is not None:
+                _record(result, step, count, time.perf_counter() - started)
 
     # -- what each dialect supplies ------------------------------------------------------
 
@@ -270,7 +265,7 @@ class Warehouse(ABC):
         """Statements that serialise loads inside the transaction (may be none)."""
 
     def _before_load(  # noqa: B027 - an optional hook, empty by default
-        self, staged: Mapping[str, pa.Table], ctx: LoadContext, report: LoadReport
+        self, staged: Mapping[str, pa.Table], ctx: LoadContext, result: LoadResult
     ) -> None:
         """Work before the transaction opens (Redshift uploads its Parquet files)."""
 
@@ -311,9 +306,9 @@ def _label(sql: str) -> str:
     return f" ({first[2:].strip()[:80]})" if first.startswith("--") else ""
 
 
-def _record(report: LoadReport, step: Step, count: int, seconds: float) -> None:
-    report.add_seconds(step.phase.value, seconds)
-    load = report.tables.get(step.table) if step.table else None
+def _record(result: LoadResult, step: Step, count: int, seconds: float) -> None:
+    result.add_seconds(step.phase.value, seconds)
+    load = result.tables.get(step.table) if step.table else None
     if load is None or step.role is None:
         return
     load.seconds += seconds

@@ -21,9 +21,9 @@ import pyarrow as pa
 
 from shopflow.warehouse.base import LoadContext, Params, Phase, Step, Warehouse
 from shopflow.warehouse.ddl import column_type
+from shopflow.warehouse.errors import WarehouseError
 from shopflow.warehouse.merge import MergeStyle
 from shopflow.warehouse.names import column_list, delta, delta_name, ident
-from shopflow.warehouse.report import WarehouseError
 from shopflow.warehouse.tables import TableSpec
 
 _MUTEXES: dict[str, threading.Lock] = {}

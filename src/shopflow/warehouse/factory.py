@@ -5,12 +5,11 @@ from __future__ import annotations
 from urllib.parse import urlsplit
 
 from shopflow.errors import ShopflowError
+from shopflow.names import CONN_WAREHOUSE
 from shopflow.warehouse.base import Warehouse
 
-CONN_ID = "shop_warehouse"
 
-
-def warehouse_from_connection(conn_id: str = CONN_ID) -> Warehouse:
+def warehouse_from_connection(conn_id: str = CONN_WAREHOUSE) -> Warehouse:
     """The warehouse behind an Airflow connection of type duckdb, postgres or redshift."""
     from airflow.sdk import BaseHook
 

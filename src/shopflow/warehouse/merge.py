@@ -3,7 +3,7 @@
 Generated from ``tables.py``, so a change to a table declaration changes every
 dialect. A dialect only chooses a :class:`MergeStyle`. Every statement names its
 columns; none carries a value, so nothing is bound. Each statement has a
-:class:`Role` that tells the load report what its row count means.
+:class:`Role` that tells the load result what its row count means.
 
 Preconditions (the transform's job): keys are unique within a delta, and
 ``UPSERT_NEWEST`` tables have ``updated_at``, ``SNAPSHOT`` tables ``active``.

@@ -28,7 +28,7 @@ import pyarrow.parquet as pq
 from shopflow.warehouse.base import (
     AuditRow,
     LoadContext,
-    LoadReport,
+    LoadResult,
     Params,
     Phase,
     Step,
@@ -127,7 +127,7 @@ class RedshiftWarehouse(Warehouse):
         return [s.sql for s in self.plan_load(staged, LoadContext(business_date, run_id), derive)]
 
     def _before_load(
-        self, staged: Mapping[str, pa.Table], ctx: LoadContext, report: LoadReport
+        self, staged: Mapping[str, pa.Table], ctx: LoadContext, result: LoadResult
     ) -> None:
         if self._upload is None:
             raise ValueError("RedshiftWarehouse needs an upload function to stage deltas on S3")
@@ -136,7 +136,7 @@ class RedshiftWarehouse(Warehouse):
             buf = io.BytesIO()
             pq.write_table(data, buf, compression="snappy")
             self._upload(self.staging_uri(table, ctx), buf.getvalue())
-        report.add_seconds("upload", time.perf_counter() - started)
+        result.add_seconds("upload", time.perf_counter() - started)
 
     @contextmanager
     def _session(self) -> Iterator[_DbapiSession]:

@@ -1,0 +1,227 @@
+"""The quality checks without Airflow: the same declarations and SQL, through the warehouse layer.
+
+For tests and the CLI summary. Column and table checks run the very query the
+common.sql operator would build (its templates are mirrored here, and a unit test
+holds them equal to the installed provider's), and compare results as the
+operator does with ``accept_none=False`` (a NULL result fails). Run checks run
+``sql/<name>.sql`` with the same bound values as the DAG. Airflow is not imported:
+the CLI must not load Airflow's configuration.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from shopflow.quality.checks import (
+    RUN_CHECKS,
+    TABLE_CHECKS,
+    RunCheck,
+    TableChecks,
+    column_check_name,
+)
+from shopflow.warehouse.base import Warehouse
+from shopflow.warehouse.errors import WarehouseError
+
+ERROR, WARNING = "error", "warning"
+
+# SQLColumnCheckOperator.sql_check_template / .column_checks, common-sql 2.4.0.
+COLUMN_CHECK_TEMPLATE = """
+        SELECT '{column}' AS col_name, '{check}' AS check_type, {column}_{check} AS check_result
+        FROM (SELECT {check_statement} AS {column}_{check} FROM {table} {partition_clause}) AS sq
+    """
+COLUMN_CHECK_STATEMENTS = {
+    "null_check": "SUM(CASE WHEN {column} IS NULL THEN 1 ELSE 0 END)",
+    "distinct_check": "COUNT(DISTINCT({column}))",
+    "unique_check": "COUNT({column}) - COUNT(DISTINCT({column}))",
+    "min": "MIN({column})",
+    "max": "MAX({column})",
+}
+# SQLTableCheckOperator.sql_check_template, common-sql 2.4.0.
+TABLE_CHECK_TEMPLATE = """
+    SELECT '{check_name}' AS check_name, MIN({check_name}) AS check_result
+    FROM (SELECT CASE WHEN {check_statement} THEN 1 ELSE 0 END AS {check_name}
+          FROM {table} {partition_clause}) AS sq
+    """
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    """One check's outcome. ``severity`` says what not passing means: an error fails the run."""
+
+    name: str
+    passed: bool
+    severity: str
+    detail: str
+
+    @property
+    def fails_run(self) -> bool:
+        """Not passed, at error severity."""
+        return not self.passed and self.severity == ERROR
+
+    @property
+    def status(self) -> str:
+        """``pass``, ``warn`` or ``fail``."""
+        if self.passed:
+            return "pass"
+        return "fail" if self.fails_run else "warn"
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON types, for XCom and the run report."""
+        return {**asdict(self), "status": self.status}
+
+
+def run_checks(warehouse: Warehouse, *, run_id: str) -> list[CheckResult]:
+    """Every declared check against ``warehouse`` for the run ``run_id``, in declaration order."""
+    results: list[CheckResult] = []
+    for declared in TABLE_CHECKS:
+        results += _column_results(warehouse, declared)
+        results += _table_results(warehouse, declared)
+    for check in RUN_CHECKS:
+        results.append(_run_check_result(warehouse, check, run_id))
+    return results
+
+
+def failures(results: Sequence[CheckResult]) -> list[CheckResult]:
+    """The results that fail the run."""
+    return [r for r in results if r.fails_run]
+
+
+# -- the operators' queries ------------------------------------------------------------------
+
+
+def column_checks_sql(declared: TableChecks) -> str:
+    """The query SQLColumnCheckOperator builds for the table's column checks."""
+    per_column = (
+        "UNION ALL".join(
+            COLUMN_CHECK_TEMPLATE.format(
+                check_statement=COLUMN_CHECK_STATEMENTS[check].format(column=column),
+                check=check,
+                table=declared.qualified,
+                column=column,
+                partition_clause="",
+            )
+            for check in checks
+        )
+        for column, checks in declared.columns.items()
+    )
+    union = "UNION ALL".join(per_column)
+    return f"SELECT col_name, check_type, check_result FROM ({union}) AS check_columns"
+
+
+def table_checks_sql(declared: TableChecks) -> str:
+    """The query SQLTableCheckOperator builds for the table's statement checks."""
+    union = "UNION ALL".join(
+        TABLE_CHECK_TEMPLATE.format(
+            check_statement=value["check_statement"],
+            check_name=name,
+            table=declared.qualified,
+            partition_clause="",
+        )
+        for name, value in declared.statements.items()
+    )
+    return f"SELECT check_name, check_result FROM ({union}) AS check_table"
+
+
+# -- evaluation ------------------------------------------------------------------------------
+
+
+def _column_results(warehouse: Warehouse, declared: TableChecks) -> list[CheckResult]:
+    if not declared.columns:
+        return []
+    names = declared.column_check_names()
+    rows = _rows(warehouse, column_checks_sql(declared), {}, names)
+    if isinstance(rows, str):
+        return [CheckResult(name, False, ERROR, rows) for name in names]
+    found = {(r["col_name"], r["check_type"]): r["check_result"] for r in rows}
+    results = []
+    for column, checks in declared.columns.items():
+        for check, expected in checks.items():
+            value = found.get((column, check))
+            results.append(
+                CheckResult(
+                    column_check_name(declared.table, column, check),
+                    column_passes(expected, value),
+                    ERROR,
+                    f"{check}({column}) = {value}, expected {_expectation(expected)}",
+                )
+            )
+    return results
+
+
+def _table_results(warehouse: Warehouse, declared: TableChecks) -> list[CheckResult]:
+    if not declared.statements:
+        return []
+    names = list(declared.statements)
+    rows = _rows(warehouse, table_checks_sql(declared), {}, names)
+    if isinstance(rows, str):
+        return [CheckResult(name, False, ERROR, rows) for name in names]
+    found = {r["check_name"]: r["check_result"] for r in rows}
+    return [
+        CheckResult(
+            name,
+            found.get(name) == 1,
+            ERROR,
+            f"{value['check_statement']} on {declared.table}: "
+            f"{'true' if found.get(name) == 1 else 'false'}",
+        )
+        for name, value in declared.statements.items()
+    ]
+
+
+def _run_check_result(warehouse: Warehouse, check: RunCheck, run_id: str) -> CheckResult:
+    passed, detail = _evaluate(warehouse, check, check.bind(run_id))
+    if not passed or not check.warning_parameters:
+        return CheckResult(check.name, passed, ERROR, detail)
+    warned, warn_detail = _evaluate(warehouse, check, check.bind(run_id, warning=True))
+    if warned:
+        return CheckResult(check.name, True, ERROR, detail)
+    return CheckResult(
+        check.name, False, WARNING, f"{warn_detail} (too few earlier days to fail: a warning)"
+    )
+
+
+def _evaluate(warehouse: Warehouse, check: RunCheck, values: Mapping[str, Any]) -> tuple[bool, str]:
+    rows = _rows(warehouse, check.sql, values, [check.name])
+    if isinstance(rows, str):
+        return False, rows
+    if not rows:
+        return False, "the check query returned no row"
+    row = rows[0]
+    return bool(row.get("passed")) and all(row.values()), str(row.get("detail"))
+
+
+def _rows(
+    warehouse: Warehouse, sql: str, values: Mapping[str, Any], names: Sequence[str]
+) -> list[dict[str, Any]] | str:
+    """The query's rows, or the error's text when it fails."""
+    try:
+        rows: list[dict[str, Any]] = warehouse.query_arrow(sql, dict(values)).to_pylist()
+    except WarehouseError as exc:
+        return f"could not run {', '.join(names)}: {exc}"
+    return rows
+
+
+_COMPARE: dict[str, tuple[str, Callable[[Any, Any], bool]]] = {
+    "equal_to": ("=", lambda got, want: bool(got == want)),
+    "greater_than": (">", lambda got, want: bool(got > want)),
+    "geq_to": (">=", lambda got, want: bool(got >= want)),
+    "less_than": ("<", lambda got, want: bool(got < want)),
+    "leq_to": ("<=", lambda got, want: bool(got <= want)),
+}
+
+
+def column_passes(expected: Mapping[str, Any], value: Any) -> bool:
+    """The operator's comparison without tolerance; NULL fails (``accept_none=False``)."""
+    if value is None:
+        return False
+    return all(
+        compare(value, expected[key]) for key, (_, compare) in _COMPARE.items() if key in expected
+    )
+
+
+def _expectation(expected: Mapping[str, Any]) -> str:
+    return " and ".join(
+        f"{op} {expected[key]}" for key, (op, _) in _COMPARE.items() if key in expected
+    )

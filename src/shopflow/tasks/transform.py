@@ -1,0 +1,56 @@
+"""Transform task glue: the staged day -> deltas of every warehouse table, staged for the load.
+
+Data moves through staging (Parquet committed by a manifest); XCom carries only
+small summaries: the manifest URI, rows per delta, the audit rows.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from datetime import date
+from typing import Any
+
+from shopflow.dates import as_date
+from shopflow.errors import ShopflowError
+from shopflow.names import VAR_HASH_KEY
+from shopflow.tasks import connections
+from shopflow.tasks.audit_xcom import audit_to_xcom
+
+log = logging.getLogger(__name__)
+
+DELTAS_SOURCE = "transformed"
+"""Staging partition that holds one day's deltas between transform and load."""
+
+
+def hash_key() -> str:
+    """The e-mail hash key from the Airflow Variable; never logged."""
+    key = connections.get_variable(VAR_HASH_KEY)
+    if not key:
+        raise ShopflowError(f"Airflow Variable {VAR_HASH_KEY} is not set: the e-mail hash key")
+    return key
+
+
+def transform(business_date: date | str, run_id: str) -> dict[str, Any]:
+    """Staging of D -> deltas of every warehouse table, staged for the load."""
+    from shopflow.transform.build import transform_day
+    from shopflow.transform.inputs import StagedDay
+
+    day = as_date(business_date)
+    staging = connections.resolve_staging()
+    deltas = transform_day(
+        StagedDay.from_staging(staging, day), business_date=day, run_id=run_id, hash_key=hash_key()
+    )
+    tables = deltas.tables()
+    with staging.writer(DELTAS_SOURCE, day, run_id=run_id) as writer:
+        for name, table in tables.items():
+            writer.declare(name, table.schema)
+            writer.write(name, table)
+    summary = {
+        "business_date": day.isoformat(),
+        "manifest_uri": staging.manifest_uri(DELTAS_SOURCE, day),
+        "deltas": {name: t.num_rows for name, t in tables.items()},
+        "audit": audit_to_xcom(deltas.audit),
+    }
+    log.info("transform %s: %s", day, json.dumps(summary["deltas"]))
+    return summary

@@ -1,0 +1,156 @@
+"""A local Airflow for shopflow: its home, its environment and its metadata database.
+
+Everything is configured through ``AIRFLOW__*`` environment variables (Airflow
+reads its config when ``airflow`` is first imported, so they must be set before
+that: in the environment of a child process). ``AIRFLOW_HOME`` is
+``$SHOPFLOW_HOME/airflow``, the metadata DB is SQLite in it, the dags folder is
+the repository's ``dags/`` (override: ``$SHOPFLOW_DAGS_FOLDER``). Connections and
+variables travel as ``AIRFLOW_CONN_<ID>`` (JSON) and ``AIRFLOW_VAR_<KEY>``: the
+Task SDK resolves both from the environment before any other backend. This module
+does not import Airflow.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from importlib.metadata import version
+from pathlib import Path
+from typing import Any
+
+from shopflow.errors import ShopflowError
+from shopflow_local.home import shopflow_home
+
+DAGS_FOLDER_ENV = "SHOPFLOW_DAGS_FOLDER"
+# Masked in task logs on top of Airflow's defaults (password, secret, token, ...).
+SENSITIVE_NAMES = ("hash_key",)
+_SECRET_PREFIXES = ("AIRFLOW_CONN_", "AIRFLOW_VAR_")
+_SECRET_WORDS = ("PASSWORD", "SECRET", "TOKEN", "KEY", "CONN")
+
+
+def airflow_home() -> Path:
+    """``$SHOPFLOW_HOME/airflow``, created on first use."""
+    home = shopflow_home() / "airflow"
+    home.mkdir(parents=True, exist_ok=True)
+    return home
+
+
+def dags_folder() -> Path:
+    """The repository's ``dags/`` beside ``src/``, or ``$SHOPFLOW_DAGS_FOLDER``."""
+    override = os.environ.get(DAGS_FOLDER_ENV)
+    folder = Path(override) if override else Path(__file__).resolve().parents[3] / "dags"
+    if not folder.is_dir():
+        raise ShopflowError(f"no dags folder at {folder}; set {DAGS_FOLDER_ENV} to the dags/ dir")
+    return folder.resolve()
+
+
+def metadata_db(home: Path | None = None) -> Path:
+    """The SQLite file of the metadata database."""
+    return (home or airflow_home()) / "airflow.db"
+
+
+def conn_env_name(conn_id: str) -> str:
+    """``AIRFLOW_CONN_<ID>`` for a connection id."""
+    return f"AIRFLOW_CONN_{conn_id.upper()}"
+
+
+def var_env_name(key: str) -> str:
+    """``AIRFLOW_VAR_<KEY>`` for a variable key."""
+    return f"AIRFLOW_VAR_{key.upper()}"
+
+
+def airflow_env(
+    extra_env: Mapping[str, str] | None = None,
+    *,
+    connections: Mapping[str, Mapping[str, Any] | str] | None = None,
+    variables: Mapping[str, str] | None = None,
+) -> dict[str, str]:
+    """Environment variables for a local Airflow run (merge them over ``os.environ``).
+
+    connections: id -> Airflow connection JSON (a dict) or a URI/JSON string;
+    variables: key -> value; extra_env is applied last (it may carry ready-made
+    ``AIRFLOW_CONN_*``/``AIRFLOW_VAR_*`` values, e.g. from the stack manager).
+    """
+    home = airflow_home()
+    env = {
+        "AIRFLOW_HOME": str(home),
+        "AIRFLOW__CORE__DAGS_FOLDER": str(dags_folder()),
+        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{metadata_db(home)}",
+        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+        "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "True",
+        "AIRFLOW__CORE__LAZY_LOAD_PLUGINS": "True",
+        "AIRFLOW__CORE__SENSITIVE_VAR_CONN_NAMES": ",".join(SENSITIVE_NAMES),
+        "AIRFLOW__LOGGING__BASE_LOG_FOLDER": str(home / "logs"),
+        "AIRFLOW__LOGGING__COLORED_CONSOLE_LOG": "False",
+        "AIRFLOW__API__EXPOSE_CONFIG": "False",
+    }
+    for conn_id, conn in (connections or {}).items():
+        env[conn_env_name(conn_id)] = conn if isinstance(conn, str) else json.dumps(dict(conn))
+    for key, value in (variables or {}).items():
+        env[var_env_name(key)] = value
+    env.update(extra_env or {})
+    return env
+
+
+def redacted(env: Mapping[str, str]) -> dict[str, str]:
+    """env with connection, variable and secret-looking values replaced, for display."""
+
+    def hidden(name: str) -> bool:
+        upper = name.upper()
+        return upper.startswith(_SECRET_PREFIXES) or any(w in upper for w in _SECRET_WORDS)
+
+    return {name: "***" if hidden(name) else value for name, value in env.items()}
+
+
+def airflow_version() -> str:
+    """The installed apache-airflow version, without importing Airflow."""
+    return version("apache-airflow")
+
+
+@contextmanager
+def _locked(lock_file: Path) -> Iterator[None]:
+    with open(lock_file, "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def migrate_db(env: Mapping[str, str]) -> bool:
+    """Run ``airflow db migrate`` once per Airflow version and DB file; True if it ran.
+
+    env is the output of airflow_env(); the marker file sits beside the database,
+    so deleting the database (or upgrading Airflow) migrates again.
+    """
+    home = Path(env["AIRFLOW_HOME"])
+    home.mkdir(parents=True, exist_ok=True)
+    db = metadata_db(home)
+    marker = home / f".migrated-{airflow_version()}"
+    with _locked(home / ".migrate.lock"):
+        if marker.exists() and db.exists():
+            return False
+        log_path = home / "logs" / "db-migrate.log"
+        log_path.parent.mkdir(parents=True, exist_ok=True)
+        with open(log_path, "wb") as log:
+            result = subprocess.run(
+                [sys.executable, "-m", "airflow", "db", "migrate"],
+                env={**os.environ, **env},
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                check=False,
+            )
+        if result.returncode != 0:
+            raise ShopflowError(
+                f"airflow db migrate failed (exit {result.returncode}); see {log_path}"
+            )
+        for stale in home.glob(".migrated-*"):
+            stale.unlink()
+        marker.write_text(f"{db}\n")
+        return True

@@ -1,0 +1,211 @@
+"""The `shopflow` command: devstack, generate, run, backfill, demo.
+
+Every failure a user can cause ends in one line on stderr and a non-zero exit,
+never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from collections.abc import Sequence
+from datetime import date
+from typing import Any, NoReturn
+
+from shopflow.errors import ShopflowError
+from shopflow_local.home import shopflow_home
+
+PORT_NAMES = ("api", "s3", "dynamodb", "smtp", "airflow", "mysql", "postgres")
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse that reports a usage error in one line."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
+
+
+def _date(text: str) -> date:
+    from shopflow.dates import parse_date
+
+    try:
+        return parse_date(text)
+    except ShopflowError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a number >= 1, got {value}")
+    return value
+
+
+def _scale(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a scale factor, got {text!r}") from None
+    if not 0 < value <= 100:
+        raise argparse.ArgumentTypeError(f"scale factor must be in (0, 100], got {value}")
+    return value
+
+
+def _port(text: str) -> int:
+    value = _positive_int(text)
+    if value > 65535:
+        raise argparse.ArgumentTypeError(f"a port is at most 65535, got {value}")
+    return value
+
+
+def _add_stack_options(parser: argparse.ArgumentParser) -> None:
+    from shopflow_local.devstack.config import STACKS
+
+    parser.add_argument("--stack", default="embedded", help=f"one of {', '.join(STACKS)}")
+    for name in PORT_NAMES:
+        parser.add_argument(f"--{name}-port", type=_port, metavar="PORT")
+
+
+def _add_generate_options(parser: argparse.ArgumentParser, *, days: int, scale: float) -> None:
+    parser.add_argument("--days", type=_positive_int, default=days)
+    parser.add_argument("--scale", type=_scale, default=scale, help="scale factor (SF)")
+    parser.add_argument("--seed", type=int, default=42)
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of every subcommand."""
+    parser = _Parser(prog="shopflow", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    devstack = sub.add_parser("devstack", help="the local stack of stand-ins")
+    dev_sub = devstack.add_subparsers(dest="action", required=True, parser_class=_Parser)
+    up = dev_sub.add_parser("up", help="start the stand-ins (idempotent)")
+    _add_stack_options(up)
+    up.add_argument("--json", action="store_true")
+    dev_sub.add_parser("down", help="stop the stand-ins")
+    st = dev_sub.add_parser("status", help="describe the stack and check its health")
+    st.add_argument("--json", action="store_true")
+
+    gen = sub.add_parser("generate", help="fill the four sources with generated days")
+    gen.add_argument("--start", type=_date, required=True, metavar="YYYY-MM-DD")
+    _add_generate_options(gen, days=1, scale=1.0)
+
+    run = sub.add_parser("run", help="run the DAG for one business date, in-process")
+    run.add_argument("--date", type=_date, required=True, metavar="YYYY-MM-DD")
+    run.add_argument("--full-refresh", action="store_true")
+
+    demo = sub.add_parser("demo", help="stack up, recent days generated, the pipeline run")
+    _add_stack_options(demo)
+    _add_generate_options(demo, days=3, scale=0.01)
+    return parser
+
+
+def _stack_config(args: argparse.Namespace) -> Any:
+    from shopflow_local.devstack.config import Ports, StackConfig
+
+    overrides = {
+        name: getattr(args, f"{name}_port")
+        for name in PORT_NAMES
+        if getattr(args, f"{name}_port", None)
+    }
+    return StackConfig(home=shopflow_home(), stack=args.stack, ports=Ports(**overrides))
+
+
+def _devstack(args: argparse.Namespace) -> int:
+    from shopflow_local.devstack import stack
+
+    home = shopflow_home()
+    if args.action == "up":
+        info = stack.up(_stack_config(args))
+        print(json.dumps(info, indent=2) if args.json else _describe_up(info))
+        return 0
+    if args.action == "down":
+        stopped = stack.down(home)
+        print(f"stopped: {', '.join(stopped)}" if stopped else "nothing was running")
+        return 0
+    info = stack.status(home)
+    if args.json:
+        print(json.dumps(info, indent=2))
+    else:
+        print(_describe_status(info))
+    return 0 if info["up"] else 3
+
+
+def _describe_up(info: dict[str, Any]) -> str:
+    return "\n".join(
+        [
+            f"{info['stack']} stack is up (state in {info['home']})",
+            f"  sales      {info['sales_url']}",
+            f"  api        {info['api_url']}",
+            f"  s3         {info['aws_endpoint']}  bucket {info['bucket']}",
+            f"  dynamodb   {info['dynamodb_endpoint']}  table {info['products_table']}",
+            f"  smtp       {info['smtp_url']}  mailbox {info['mailbox']}",
+            f"  warehouse  {info['warehouse_url']}",
+        ]
+    )
+
+
+def _describe_status(info: dict[str, Any]) -> str:
+    if "components" not in info:
+        return f"down: {info.get('reason', 'not started')}"
+    lines = [f"{info['stack']} stack: {'up' if info['up'] else 'DOWN'}"]
+    for name, comp in info["components"].items():
+        state = "ok" if comp["healthy"] else "not running"
+        lines.append(f"  {name:<9} port {comp['port']:<6} {state}")
+    return "\n".join(lines)
+
+
+def _generate(args: argparse.Namespace) -> int:
+    from shopflow_local.devstack import stack
+    from shopflow_local.devstack.seeding import generate_days
+
+    info = stack.require_up(shopflow_home())
+    summary = generate_days(
+        info, args.start, args.days, scale=args.scale, seed=args.seed, progress=not args.no_progress
+    )
+    print(summary)
+    return 0
+
+
+def _run(args: argparse.Namespace) -> int:
+    from shopflow_local.dag_runs import run_days
+
+    return run_days([args.date], full_refresh=args.full_refresh)
+
+
+def _demo(args: argparse.Namespace) -> int:
+    from shopflow_local.demo import run_demo
+
+    return run_demo(
+        _stack_config(args), days=args.days, scale=args.scale, seed=args.seed,
+        progress=not args.no_progress,
+    )  # fmt: skip
+
+
+COMMANDS = {"devstack": _devstack, "generate": _generate, "run": _run, "demo": _demo}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the `shopflow` console script."""
+    args = build_parser().parse_args(argv)
+    try:
+        return COMMANDS[args.command](args)
+    except ShopflowError as exc:
+        print(f"shopflow: error: {exc}", file=sys.stderr)
+        return 1
+    except BrokenPipeError:  # e.g. `shopflow devstack status --json | head`
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
+    except KeyboardInterrupt:
+        print("shopflow: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,104 @@
+"""Reading a day's staging into the transform, and the transform's determinism."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta, timezone
+from decimal import Decimal
+from pathlib import Path
+
+import pyarrow as pa
+import pytest
+
+from shopflow.sources.interactions import INTERACTIONS_SCHEMA
+from shopflow.sources.sales import TABLES as SALES
+from shopflow.staging import Staging, StagingError
+from shopflow.transform.build import transform_day
+from shopflow.transform.inputs import TS, StagedDay, StagedSource, conform
+
+pytestmark = pytest.mark.unit
+
+DAY = date(2024, 6, 1)
+
+
+def test_conform_fills_drops_and_normalises_timestamps() -> None:
+    paris = timezone(timedelta(hours=2))
+    staged = pa.table(
+        {
+            "b": pa.array([datetime(2024, 6, 1, 2, 0, tzinfo=paris)], pa.timestamp("us", "+02:00")),
+            "extra": ["x"],
+        }
+    )
+    out = conform(staged, {"a": pa.int64(), "b": TS, "c": None})
+    assert out.column_names == ["a", "b", "c"]
+    assert out.column("a").type == pa.int64() and out.column("a").null_count == 1
+    assert out.column("b").type == TS
+    assert out.column("b").to_pylist() == [datetime(2024, 6, 1, 0, 0)]  # UTC wall time
+    assert conform(None, {"a": pa.int32()}).num_rows == 0
+
+
+def test_conform_refuses_lossy_casts() -> None:
+    with pytest.raises(pa.ArrowInvalid):
+        conform(pa.table({"q": pa.array([2**40], pa.int64())}), {"q": pa.int32()})
+
+
+def test_extract_counts_default_to_row_counts() -> None:
+    source = StagedSource(
+        {"events": pa.table({"x": [1, 2, 3]}), "quarantine": pa.table({"x": [1]})}
+    )
+    assert source.extract_counts() == {
+        "rows_in": 4, "rows_loaded": 3, "rows_duplicate": 0, "rows_quarantined": 1,
+    }  # fmt: skip
+
+
+def test_from_staging_reads_every_manifest_table_and_its_counts(tmp_path: Path) -> None:
+    staging = Staging.from_uri(str(tmp_path / "staging"))
+    customers = pa.Table.from_pylist(
+        [{"customer_id": 1, "email": "a@b.c", "country": "FR",
+          "created_at": datetime(2024, 1, 1, tzinfo=UTC),
+          "updated_at": datetime(2024, 6, 1, 5, tzinfo=UTC)}],
+        schema=SALES["customers"].schema,
+    )  # fmt: skip
+    with staging.writer("sales", DAY, run_id="r") as writer:
+        writer.write("customers", customers)
+        writer.set_counts(rows_in=1, rows_loaded=1, rows_duplicate=0, rows_quarantined=0)
+    day = StagedDay.from_staging(staging, DAY, sources=("sales",))
+    assert day.sources["sales"].tables["customers"].equals(customers)
+    assert day.sources["sales"].extract_counts()["rows_in"] == 1
+    deltas = transform_day(day, business_date=DAY, run_id="r", hash_key="k")
+    assert deltas.dim_customer.column("customer_id").to_pylist() == [1]
+    with pytest.raises(StagingError, match="no committed staging partition"):
+        StagedDay.from_staging(staging, DAY, sources=("sales", "products"))
+
+
+def test_transform_is_deterministic() -> None:
+    at = datetime(2024, 6, 1, 9, tzinfo=UTC)
+    interactions = pa.Table.from_pylist(
+        [{"interaction_id": f"i{n}", "email": f"u{n % 3}@x.io", "type": "email_open",
+          "channel": "email", "campaign_id": "c", "occurred_at_raw": "",
+          "occurred_at": at + timedelta(minutes=n)} for n in range(50)],
+        schema=INTERACTIONS_SCHEMA,
+    )  # fmt: skip
+    orders = pa.Table.from_pylist(
+        [{"order_id": n, "customer_id": n, "status": "paid", "currency": "USD", "order_ts": at,
+          "updated_at": at, "shipping_amount": Decimal(0), "discount_amount": Decimal(0)}
+         for n in range(20)],
+        schema=SALES["orders"].schema,
+    )  # fmt: skip
+    items = pa.Table.from_pylist(
+        [{"order_id": n, "line_no": 1, "product_id": "p", "quantity": 1,
+          "unit_price": Decimal("1.25")} for n in range(20)],
+        schema=SALES["order_items"].schema,
+    )  # fmt: skip
+    day = StagedDay(
+        {
+            "interactions": StagedSource({"interactions": interactions}),
+            "sales": StagedSource({"orders": orders, "order_items": items}),
+        }
+    )
+    first = transform_day(day, business_date=DAY, run_id="r", hash_key="k")
+    second = transform_day(day, business_date=DAY, run_id="r", hash_key="k")
+    for name, table in first.tables().items():
+        assert table.equals(second.tables()[name]), name
+    assert first.fct_interaction.num_rows == 50 and first.fct_order_line.num_rows == 20
+    counts = [(a.source, a.rows_in, a.rows_loaded) for a in first.audit]
+    assert counts == [(a.source, a.rows_in, a.rows_loaded) for a in second.audit]
