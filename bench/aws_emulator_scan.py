@@ -1,12 +1,12 @@
 """Benchmark the DynamoDB emulators on the catalog workload, and moto's S3 on clickstream files.
 
 For each DynamoDB candidate (moto server, dynalite) it loads N product items
-(CONTRACT S3 shape) with batch_write_item into a fresh table, then does a full
-parallel scan (4 segments, paginated, one boto3 client per segment), and checks
-the scan returns every item with exact prices. Each measurement repeats; the
-medians are printed. Usage:
+(the S3 shape of docs/data-contract.md) with batch_write_item into a fresh table,
+then does a full parallel scan (4 segments, paginated, one boto3 client per
+segment), and checks the scan returns every item with exact prices. Each
+measurement repeats; the medians are printed. Usage (all options: ``--help``):
 
-    python bench/aws_emulator_scan.py [--items 20000] [--repeat 5] [--engines moto,dynalite]
+    .venv/bin/python bench/aws_emulator_scan.py --items 20000 --repeat 5 --engines moto,dynalite
 """
 
 from __future__ import annotations

@@ -9,11 +9,12 @@ are its own. Prints the median seconds per stage, rows/s (rows read from the
 sources; for transform, load and the total: all sources together) and peak RSS.
 
 The first repetition into an empty ``dim_customer`` is a customers full refresh;
-the later ones re-run the day (CONTRACT: re-running leaves the same warehouse).
+the later ones re-run the day (re-running leaves the same warehouse: data contract,
+"The run").
 
-    shopflow devstack up [--stack services]
-    python bench/e2e_run.py --stack embedded --scale 0.1 --date 2025-01-01 --generate
-    python bench/e2e_run.py --stack embedded --scale 0.1 --date 2025-01-01 --repeat 5
+    .venv/bin/shopflow devstack up [--stack services]
+    .venv/bin/python bench/e2e_run.py --stack embedded --scale 0.1 --date 2025-01-01 --generate
+    .venv/bin/python bench/e2e_run.py --stack embedded --scale 0.1 --date 2025-01-01 --repeat 5
 """
 
 from __future__ import annotations

@@ -2,11 +2,11 @@
 
 Two ways to get sources:
 
-* synthetic (the default, no flag): builds its own day of data at ``--scale`` (CONTRACT volumes:
-  SF1 = 155k orders updated on the day with ~390k lines, 200k customers read as a full
-  refresh, 20k products, 1M click events in 24 gzip files) into a SQLite file, the local
-  MariaDB/MySQL (database ``shop_bench_extract``, skipped when the port is closed),
-  dynalite and moto S3, all started and removed by the bench.
+* synthetic (the default, no flag): builds its own day of data at ``--scale`` (the volumes
+  of docs/data-contract.md: SF1 = 155k orders updated on the day with ~390k lines, 200k
+  customers read as a full refresh, 20k products, 1M click events in 24 gzip files) into
+  a SQLite file, the local MariaDB/MySQL (database ``shop_bench_extract``, skipped when
+  the port is closed), dynalite and moto S3, all started and removed by the bench.
 * ``--connections``: reads the stack the ``AIRFLOW_CONN_*``/``AIRFLOW_VAR_*`` variables
   describe (e.g. ``source .shopflow/airflow-connections.env`` after ``shopflow devstack
   up`` and a generate) for ``--date``; nothing is written to the sources.
@@ -24,8 +24,8 @@ read into Python objects):
 MB/s is over the source bytes: Arrow bytes read (sales), scan response bytes (products),
 compressed object bytes (clickstream). Figures are medians of ``--repeat`` runs.
 
-    python bench/extract_throughput.py [--scale 0.1] [--repeat 3] [--sources sales,clickstream]
-    python bench/extract_throughput.py --connections --date 2025-01-03
+    .venv/bin/python bench/extract_throughput.py --scale 0.1 --repeat 3 --sources sales,clickstream
+    .venv/bin/python bench/extract_throughput.py --connections --date 2025-01-03
 """
 
 from __future__ import annotations

@@ -22,51 +22,42 @@ each returns a small summary (manifest path, row counts) through XCom, never
 data. `transform` turns the staged day into deltas of every warehouse table
 (DuckDB SQL models); `load` merges them into `shop_warehouse` and rebuilds
 `fct_session` and `customer_daily` for every affected date, in one transaction;
-the `quality` group runs the contract's checks with the common.sql check
+the `quality` group runs the data contract's checks with the common.sql check
 operators; `report` stores the run report (`reports/dt=D/<run_id>.json` in
 staging) and fails the run when any step or check failed.
 
 **Re-running** day D any number of times is safe: every write is keyed on D.
 
-**Failures.** Every task retries twice with exponential backoff (30 s base,
-10 min cap); the marketing API extract retries three times. A task that fails
-for good sends an email through the `smtp_default` connection to the Variable
-`shopflow_alert_emails` (comma separated; env `AIRFLOW_VAR_SHOPFLOW_ALERT_EMAILS`),
-default `data-eng@example.com`.
+**Failures.** Transient errors (timeouts, dropped connections, 429, 5xx) retry
+twice with exponential backoff (30 s base, 10 min cap); the marketing API
+extract retries three times. Permanent ones (a rejected request, an unreadable
+object, a schema mismatch, a failed check) fail at once. A failed run sends one
+e-mail (its failed tasks with their errors and tries, the report's summary, a
+link to the run) through the `smtp_default` connection to the Variable
+`shopflow_alert_emails` (comma separated), default `data-eng@example.com`; so
+does a run still going 3 hours after it was queued (env
+`SHOPFLOW_RUN_BUDGET_MINUTES` and `SHOPFLOW_RETRY_DELAY_SECONDS`, read at parse
+time, change the budget and the first retry's wait).
 """
 
 from __future__ import annotations
 
+import os
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, NamedTuple
 
 from airflow.sdk import CronTriggerTimetable, Param, dag, task, task_group
+from airflow.sdk.definitions.callback import AsyncCallback
+from airflow.sdk.definitions.deadline import DeadlineAlert, DeadlineReference
 
-from shopflow.names import (
-    CONN_SMTP,
-    DAG_ID,
-    DEFAULT_ALERT_EMAILS,
-    DEFAULT_ALERT_FROM,
-    SOURCES,
-    VAR_ALERT_EMAILS,
-    VAR_ALERT_FROM,
-    extract_task_id,
-)
+from shopflow.alerts import REPORT_XCOM_KEY, alert_run_failed, alert_run_late, record_task_failure
+from shopflow.names import DAG_ID, SOURCES, extract_task_id
 
-# Rendered when a task fails, so the Variable is read at run time, never at parse time.
-ALERT_TO = f"{{{{ var.value.get('{VAR_ALERT_EMAILS}', '{DEFAULT_ALERT_EMAILS}') }}}}"
-ALERT_FROM = f"{{{{ var.value.get('{VAR_ALERT_FROM}', '{DEFAULT_ALERT_FROM}') }}}}"
-
-
-def alert_on_failure(context: Any) -> None:
-    """Email the failure of a task that has no retries left (SMTP provider notifier).
-
-    A fresh notifier per call: rendering mutates a notifier, so one shared instance
-    would reuse the first failure's subject when tasks run in one process (dag.test).
-    """
-    from airflow.providers.smtp.notifications.smtp import SmtpNotifier
-
-    SmtpNotifier(to=ALERT_TO, from_email=ALERT_FROM, smtp_conn_id=CONN_SMTP)(context)
+# Read at parse time from the environment (never from Variables): tests shorten them.
+RUN_BUDGET = timedelta(minutes=float(os.environ.get("SHOPFLOW_RUN_BUDGET_MINUTES", "180")))
+"""A run still going this long after it was queued alerts (a deadline); 6 h stops it."""
+RETRY_DELAY = timedelta(seconds=float(os.environ.get("SHOPFLOW_RETRY_DELAY_SECONDS", "30")))
+"""The first retry's wait; each next one doubles, up to 10 minutes."""
 
 
 class RunArgs(NamedTuple):
@@ -97,6 +88,12 @@ def run_arguments(context: Any) -> RunArgs:
     # Runs of different days merge into the same tables: one at a time.
     max_active_runs=1,
     dagrun_timeout=timedelta(hours=6),
+    on_failure_callback=alert_run_failed,  # one e-mail per failed run (shopflow.alerts)
+    deadline=DeadlineAlert(
+        reference=DeadlineReference.DAGRUN_QUEUED_AT,
+        interval=RUN_BUDGET,
+        callback=AsyncCallback(alert_run_late),
+    ),
     params={
         "business_date": Param(
             None,
@@ -118,9 +115,10 @@ def run_arguments(context: Any) -> RunArgs:
         "retries": 2,
         # Airflow 3.3 takes a multiplier (True is read as 2.0): 30 s, 60 s, ... capped.
         "retry_exponential_backoff": 2.0,
-        "retry_delay": timedelta(seconds=30),
+        "retry_delay": RETRY_DELAY,
         "max_retry_delay": timedelta(minutes=10),
-        "on_failure_callback": alert_on_failure,
+        # Records the error for the run's alert; no e-mail per task or per try.
+        "on_failure_callback": record_task_failure,
     },
 )
 def shop_daily_etl() -> None:
@@ -206,6 +204,7 @@ def shop_daily_etl() -> None:
             extracts=extracts,
             transformed=ti.xcom_pull(task_ids="transform"),
             loaded=ti.xcom_pull(task_ids="load"),
+            publish=lambda summary: ti.xcom_push(key=REPORT_XCOM_KEY, value=summary),
         )
 
     staged: Any = transform()  # an XComArg, resolved to the summary at run time

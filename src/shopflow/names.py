@@ -25,7 +25,7 @@ CONN_SMTP = "smtp_default"
 
 # Airflow variables
 VAR_HASH_KEY = "shopflow_email_hash_key"
-"""The secret key of the e-mail HMAC (CONTRACT rule 1)."""
+"""The secret key of the e-mail HMAC (data contract, rule 1)."""
 VAR_STAGING_URI = "shopflow_staging_uri"
 """The staging area: an absolute local directory or ``s3://bucket/prefix``."""
 VAR_BUCKET = "shopflow_bucket"

@@ -6,10 +6,15 @@ from datetime import date
 from typing import Any
 
 
-def report_key(day: date, run_id: str) -> str:
-    """``reports/dt=D/<run_id>.json``, the run id made safe for an object key."""
+def report_key(day: date, run_id: str, suffix: str = ".json") -> str:
+    """``reports/dt=D/<run_id>.json`` (or another suffix), the run id made safe for a key."""
     safe = "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in run_id)
-    return f"reports/dt={day.isoformat()}/{safe}.json"
+    return f"reports/dt={day.isoformat()}/{safe}{suffix}"
+
+
+def page_key(day: date, run_id: str) -> str:
+    """``reports/dt=D/<run_id>.html``: the report as a page, beside the JSON."""
+    return report_key(day, run_id, ".html")
 
 
 def report_lines(report: dict[str, Any]) -> list[str]:

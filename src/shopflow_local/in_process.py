@@ -2,7 +2,7 @@
 
 Not a replacement for Airflow: no retries, no XCom, no alerts, no run report, and
 the four extracts run one after the other rather than in parallel. It exists for
-the invariant tests (tests/integration/test_invariant_pipeline.py) and the stage
+the invariant tests (tests/shopflow/test_invariant_pipeline.py) and the stage
 benchmark (bench/e2e_run.py), which need the real extract -> transform -> load ->
 checks path without the cost and noise of a scheduler. ``shopflow run`` is the
 way to run the pipeline.

@@ -2,22 +2,16 @@
 
 from __future__ import annotations
 
-import json
-import os
 import runpy
 import socket
-import subprocess
-import sys
-from collections.abc import Iterator
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from unittest import mock
 
 import pytest
 
-import shopflow
-from shopflow_local.airflow_runtime.home import airflow_env
+from shopflow.quality.checks import RUN_CHECKS, TABLE_CHECKS
 
 pytestmark = pytest.mark.unit
 
@@ -25,38 +19,6 @@ DAGS = Path(__file__).resolve().parents[2] / "dags"
 DAG_FILE = DAGS / "shop_daily_etl.py"
 DAG_ID = "shop_daily_etl"
 EXTRACTS = ("extract_sales", "extract_interactions", "extract_products", "extract_clickstream")
-HEAVY_MODULES = (
-    "shopflow.tasks",
-    "shopflow.sources",
-    # the dialect modules; the table declarations (pure dataclasses) are light
-    "shopflow.warehouse.base",
-    "shopflow.warehouse.duckdb",
-    "shopflow.warehouse.postgres",
-    "shopflow.warehouse.redshift",
-    "shopflow.warehouse.factory",
-    "shopflow.transform",
-    "duckdb",
-    "pyarrow",
-    "pandas",
-    "numpy",
-    "boto3",
-    "botocore",
-    "connectorx",
-    "pymysql",
-    "psycopg",
-    "airflow.providers.smtp.notifications",
-)
-
-
-@pytest.fixture(scope="module")
-def local_airflow(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
-    """airflow_env() of a throwaway SHOPFLOW_HOME (in effect unless Airflow is imported already)."""
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("SHOPFLOW_HOME", str(tmp_path_factory.mktemp("shopflow-home")))
-        env = airflow_env()
-        for name, value in env.items():
-            patch.setenv(name, value)
-        yield env
 
 
 @pytest.fixture(scope="module")
@@ -102,6 +64,28 @@ def test_doc_md_is_the_module_docstring(dag: Any, dag_module: dict[str, Any]) ->
         assert name in dag.doc_md
 
 
+def declared_quality_tasks() -> set[str]:
+    """The task ids build_quality_checks gives the declarations of shopflow.quality.checks.
+
+    ``<table>_column_checks`` / ``<table>_table_checks`` per table with such checks, and
+    one task per run check, named after it.
+    """
+    return (
+        {f"{t.table}_column_checks" for t in TABLE_CHECKS if t.columns}
+        | {f"{t.table}_table_checks" for t in TABLE_CHECKS if t.statements}
+        | {check.name for check in RUN_CHECKS}
+    )
+
+
+def test_the_quality_group_holds_exactly_the_declared_checks(dag: Any) -> None:
+    group = {t.task_id for t in dag.tasks if t.task_id.startswith("quality.")}
+    assert group == {f"quality.{t}" for t in declared_quality_tasks()}
+    assert {"quality.fct_order_line_column_checks", "quality.reconciliation"} <= group
+    for task_id in group:
+        assert dag.get_task(task_id).downstream_task_ids == {"report"}, task_id
+        assert dag.get_task(task_id).upstream_task_ids == {"load"}, task_id
+
+
 def _deterministic(task_id: str) -> bool:
     """Quality checks and the report give the same answer on a retry: no retries."""
     return task_id.startswith("quality.") or task_id == "report"
@@ -111,7 +95,7 @@ def test_api_extract_retries_three_times_others_twice(dag: Any) -> None:
     retries = {task.task_id: task.retries for task in dag.tasks}
     assert retries.pop("extract.extract_interactions") == 3
     checks = {t: r for t, r in retries.items() if _deterministic(t)}
-    assert "report" in checks and len(checks) > 10
+    assert set(checks) == {"report"} | {f"quality.{t}" for t in declared_quality_tasks()}
     assert set(checks.values()) == {0}
     others = {t: r for t, r in retries.items() if not _deterministic(t)}
     assert {"transform", "load", "extract.extract_sales"} <= set(others)
@@ -165,26 +149,86 @@ def test_run_arguments_resolve_business_date_from_context(dag_module: dict[str, 
     assert dag_module["run_arguments"](context)[:2] == (date(2025, 1, 15), False)
 
 
-def test_failure_alert_renders_recipients_at_run_time(dag: Any) -> None:
-    from airflow.providers.smtp.notifications.smtp import SmtpNotifier
+def test_a_failed_run_alerts_once_and_a_failed_task_only_records_its_error(dag: Any) -> None:
+    from shopflow import alerts
 
-    (callback,) = dag.get_task("extract.extract_sales").on_failure_callback
-    sent: list[SmtpNotifier] = []
+    assert dag.on_failure_callback in (alerts.alert_run_failed, [alerts.alert_run_failed])
+    for task in dag.tasks:
+        assert task.on_failure_callback == [alerts.record_task_failure], task.task_id
+        assert not task.email, task.task_id
 
-    def context(emails: dict[str, str]) -> dict[str, Any]:
-        variables = {"value": mock.Mock(get=lambda key, default=None: emails.get(key, default))}
-        return {"var": variables, "dag": None}
 
-    def record(notifier: SmtpNotifier, context: Any) -> None:
-        sent.append(notifier)
+def test_a_run_over_its_budget_alerts_through_a_deadline(
+    dag: Any, dag_module: dict[str, Any]
+) -> None:
+    from airflow.sdk.definitions.deadline import DeadlineReference
 
-    with mock.patch.object(SmtpNotifier, "notify", autospec=True, side_effect=record):
-        callback(context({}))
-        callback(context({"shopflow_alert_emails": "ops@example.com,dba@example.com"}))
-    assert [n.to for n in sent] == ["data-eng@example.com", "ops@example.com,dba@example.com"]
-    assert {n.smtp_conn_id for n in sent} == {"smtp_default"}
-    # a fresh notifier each time: rendering mutates it, so one shared instance would leak
-    assert sent[0] is not sent[1]
+    (deadline,) = dag.deadline
+    assert deadline.interval == dag_module["RUN_BUDGET"] == timedelta(hours=3)
+    assert isinstance(deadline.reference, type(DeadlineReference.DAGRUN_QUEUED_AT))
+    assert deadline.callback.path == "shopflow.alerts.alert_run_late"
+
+
+def test_the_run_alert_names_failed_tasks_their_errors_and_the_report(dag: Any) -> None:
+    from shopflow import alerts
+
+    states = {
+        "extract.extract_interactions": "failed",
+        "extract.extract_sales": "success",
+        "transform": "upstream_failed",
+        "report": "failed",
+    }
+    xcoms = {
+        ("extract.extract_interactions", alerts.ERROR_XCOM_KEY): {
+            "error": "RetriesExhausted: the marketing API answered 503",
+            "tries": 4,
+        },
+        ("report", alerts.REPORT_XCOM_KEY): {
+            "business_date": "2026-11-28",
+            "audit": [],
+            "checks": [],
+            "unfinished": ["transform"],
+        },
+    }
+    sent: list[dict[str, Any]] = []
+
+    class Hook:
+        def __init__(self, smtp_conn_id: str) -> None:
+            assert smtp_conn_id == "smtp_default"
+
+        def __enter__(self) -> Hook:
+            return self
+
+        def __exit__(self, *exc: object) -> None:
+            return None
+
+        def send_email_smtp(self, **kwargs: Any) -> None:
+            sent.append(kwargs)
+
+    with (
+        mock.patch(
+            "airflow.sdk.execution_time.task_runner.RuntimeTaskInstance.get_task_states",
+            return_value={"manual__1": states},
+        ),
+        mock.patch(
+            "airflow.sdk.execution_time.xcom.XCom.get_one",
+            side_effect=lambda key, task_id, **_: xcoms.get((task_id, key)),
+        ),
+        mock.patch("airflow.providers.smtp.hooks.smtp.SmtpHook", Hook),
+        mock.patch("airflow.sdk.Variable.get", side_effect=lambda key, default=None: default),
+        mock.patch.object(alerts, "_base_url", return_value="http://127.0.0.1:18090"),
+    ):
+        alerts.alert_run_failed({"run_id": "manual__1", "dag": dag, "reason": "task_failure"})
+    (mail,) = sent
+    assert mail["subject"] == (
+        "[shopflow] shop_daily_etl failed for business date 2026-11-28: extract_interactions"
+    )
+    assert mail["to"] == ["data-eng@example.com"]
+    body = mail["html_content"]
+    assert "extract.extract_interactions (4 tries): RetriesExhausted: the marketing API" in body
+    assert "report (tries unknown): no error recorded" in body
+    assert "Not run because of them: transform" in body
+    assert "http://127.0.0.1:18090/dags/shop_daily_etl/runs/manual__1" in body
 
 
 def test_parsing_the_dag_opens_no_socket_and_reads_no_variable(
@@ -212,28 +256,3 @@ def test_parsing_the_dag_opens_no_socket_and_reads_no_variable(
     assert bag.import_errors == {}
     assert DAG_ID in bag.dags
     assert touched == []
-
-
-def test_parsing_the_dag_imports_nothing_heavy(local_airflow: dict[str, str]) -> None:
-    # A fresh interpreter: other tests may already have imported these modules here.
-    probe = (
-        "import json, runpy, sys; runpy.run_path(sys.argv[1]); "
-        "print(json.dumps(sorted(m for m in sys.modules if m.startswith(tuple(sys.argv[2:])))))"
-    )
-    source_root = str(Path(shopflow.__file__).resolve().parents[1])
-    env = {**os.environ, **local_airflow}
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [source_root, env.get("PYTHONPATH")]))
-    prefixes = [f"{name}." for name in HEAVY_MODULES] + list(HEAVY_MODULES)
-    result = subprocess.run(
-        [sys.executable, "-c", probe, str(DAG_FILE), *prefixes],
-        env=env,
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    loaded = [m for m in json.loads(result.stdout.strip().splitlines()[-1]) if _is_heavy(m)]
-    assert loaded == []
-
-
-def _is_heavy(module: str) -> bool:
-    return any(module == name or module.startswith(f"{name}.") for name in HEAVY_MODULES)

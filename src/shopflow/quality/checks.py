@@ -19,7 +19,8 @@ Three kinds, each in the format of the common.sql operator that runs it:
 Run checks bind their values. The files write placeholders ``:name`` (sqlfluff and
 sqlglot read them); :func:`dollar_style` turns them into the warehouse layer's
 ``$name``, which DuckDB takes natively and ``warehouse.params.to_format`` turns
-into ``%s`` for psycopg and redshift_connector.
+into ``%s`` for psycopg and redshift_connector. The share thresholds
+(:class:`ShareLimit`) are bound that way too: no limit is written in SQL text.
 """
 
 from __future__ import annotations
@@ -84,12 +85,49 @@ class TableChecks:
 
 
 @dataclass(frozen=True)
+class ShareLimit:
+    """At most ``basis_points`` / 10 000 of a total, and never fewer than ``at_least`` allowed.
+
+    A count passes when ``count <= allowed(total)``. The share's allowance is rounded
+    down, which changes nothing for whole counts: ``count <= share * total`` holds
+    exactly when ``count <= floor(share * total)``.
+    """
+
+    basis_points: int
+    at_least: int
+
+    def __post_init__(self) -> None:
+        if not 0 < self.basis_points <= 10_000 or self.at_least < 0:
+            raise ValueError(f"not a share limit: {self}")
+
+    @property
+    def label(self) -> str:
+        """The share as a percentage, e.g. ``0.5 %``."""
+        return f"{self.basis_points / 100:g} %"
+
+    def allowed(self, total: int) -> int:
+        """The most records of ``total`` that pass: ``max(at_least, floor(share * total))``."""
+        return max(self.at_least, total * self.basis_points // 10_000)
+
+    def parameters(self) -> dict[str, int | str]:
+        """The values the check's SQL binds (``:limit_*``)."""
+        return {
+            "limit_basis_points": self.basis_points,
+            "limit_at_least": self.at_least,
+            "limit_label": self.label,
+        }
+
+    def __str__(self) -> str:
+        return f"at most {self.label}, and never fewer than {self.at_least} allowed"
+
+
+@dataclass(frozen=True)
 class RunCheck:
     """A custom check: ``sql/<name>.sql`` bound to one run.
 
-    ``parameters`` are bound besides ``run_id``. With ``warning_parameters`` the
-    check is evaluated a second time with those values (after passing), and a
-    falsy row there is a warning that never fails the run.
+    ``parameters`` are bound besides ``run_id`` (and the ``share_limit``'s). With
+    ``warning_parameters`` the check is evaluated a second time with those values
+    (after passing), and a falsy row there is a warning that never fails the run.
     """
 
     name: str
@@ -98,6 +136,8 @@ class RunCheck:
     warning_parameters: Mapping[str, int] | None = None
     counted: tuple[str, str] | None = None
     """For the ``row_count`` template: (table, date column) it counts."""
+    share_limit: ShareLimit | None = None
+    """For a share check: its threshold, bound as ``:limit_*``."""
 
     @property
     def text(self) -> str:
@@ -118,20 +158,29 @@ class RunCheck:
     def bind(self, run_id: str, *, warning: bool = False) -> dict[str, Any]:
         """The values of the query's placeholders, for the check or its warning evaluation."""
         extra = self.warning_parameters if warning else self.parameters
-        return {RUN_ID: run_id, **(extra or {})}
+        limit = self.share_limit.parameters() if self.share_limit else {}
+        return {RUN_ID: run_id, **limit, **(extra or {})}
 
 
 HISTORY = {"min_history_days": 7}
 WARN_ALWAYS = {"min_history_days": 0}
 
+ORPHAN_LIMIT = ShareLimit(basis_points=50, at_least=25)
+"""Order lines of D without a dim_product row: 0.5 %, never fewer than 25 allowed (the data
+contract's floor is 5; 25 keeps a clean day's false alarms below 1 in 10 000: ADR 0007)."""
+QUARANTINE_LIMIT = ShareLimit(basis_points=100, at_least=10)
+"""Quarantined records of a source's rows_in: 1 %, never fewer than 10 allowed (data contract)."""
+
 RUN_CHECKS: tuple[RunCheck, ...] = (
     RunCheck(
         "orphan_order_lines",
-        "Order lines placed on D whose product_id is not in dim_product: at most 0.5 %.",
+        f"Order lines placed on D whose product_id is not in dim_product: {ORPHAN_LIMIT}.",
+        share_limit=ORPHAN_LIMIT,
     ),
     RunCheck(
         "quarantine_share",
-        "Quarantined records of each source of the run: at most 1 % of its rows_in.",
+        f"Quarantined records of each source of the run, of its rows_in: {QUARANTINE_LIMIT}.",
+        share_limit=QUARANTINE_LIMIT,
     ),
     RunCheck(
         "customer_daily_revenue",

@@ -1,4 +1,4 @@
-"""Clickstream (CONTRACT S4) to staging: every object under ``clickstream/dt=D/``.
+"""Clickstream (data contract, S4) to staging: every object under ``clickstream/dt=D/``.
 
 Objects are read one at a time, in key order, gunzipped as a stream and cut into
 blocks of whole lines. Each block becomes an Arrow table of lines (split with
@@ -32,7 +32,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from shopflow.errors import ShopflowError
+from shopflow.errors import PermanentError, ShopflowError
 from shopflow.sources.quarantine import QUARANTINE_SCHEMA, RAW_MAX_CHARS
 from shopflow.sources.result import ExtractResult
 from shopflow.staging import Staging
@@ -145,7 +145,7 @@ def iter_blocks(stream: IO[bytes], block_bytes: int = BLOCK_BYTES) -> Iterator[b
 
 @dataclass
 class Counts:
-    """Lines read so far and where they went (CONTRACT rule 9)."""
+    """Lines read so far and where they went (data contract, rule 9)."""
 
     rows_in: int = 0
     rows_loaded: int = 0
@@ -313,8 +313,8 @@ def object_lines(
                 lines = split_lines(block, line_no)
                 line_no += lines.num_rows
                 yield lines
-    except (OSError, EOFError, zlib.error) as exc:
-        raise ShopflowError(f"s3://{bucket}/{key} is not readable gzip: {exc}") from None
+    except (gzip.BadGzipFile, EOFError, zlib.error) as exc:  # the object itself is broken
+        raise PermanentError(f"s3://{bucket}/{key} is not readable gzip: {exc}") from None
 
 
 def prefetch(items: Iterator[T], depth: int = 2) -> Iterator[T]:

@@ -16,7 +16,7 @@ from email.utils import parsedate_to_datetime
 
 import httpx
 
-from shopflow.errors import ShopflowError
+from shopflow.errors import PermanentError, ShopflowError
 
 log = logging.getLogger(__name__)
 
@@ -126,7 +126,7 @@ class HttpRequestError(ShopflowError):
         self.log = log
 
 
-class RequestRejected(HttpRequestError):
+class RequestRejected(HttpRequestError, PermanentError):
     """The server refused the request itself (4xx); retrying cannot help."""
 
 

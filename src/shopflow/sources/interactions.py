@@ -1,4 +1,4 @@
-"""Marketing API (CONTRACT S2) to staging: every interaction of UTC day D.
+"""Marketing API (data contract, S2) to staging: every interaction of UTC day D.
 
 The day is cut into ``slices`` equal [start, end) windows, walked concurrently by a
 thread pool sharing one ``httpx.Client``; each window follows ``next_cursor`` to its end.
@@ -148,7 +148,7 @@ class Classified:
 
     @property
     def counts(self) -> dict[str, int]:
-        """The four reconciliation counts (CONTRACT rule 9)."""
+        """The four reconciliation counts (data contract, rule 9)."""
         return {
             "rows_in": self.rows_in,
             "rows_loaded": self.interactions.num_rows,

@@ -1,4 +1,4 @@
-"""Product catalog (CONTRACT S3, DynamoDB ``products``) to staging: a full snapshot.
+"""Product catalog (data contract, S3: DynamoDB ``products``) to staging: a full snapshot.
 
 A parallel scan (Segment/TotalSegments, one thread per segment) through the
 low-level client, so numbers arrive as strings and become exact decimals; no

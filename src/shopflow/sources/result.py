@@ -6,13 +6,13 @@ from dataclasses import asdict, dataclass, field
 from datetime import date
 from typing import Any
 
-from shopflow.errors import ShopflowError
+from shopflow.errors import PermanentError
 
 COUNT_FIELDS = ("rows_in", "rows_loaded", "rows_duplicate", "rows_quarantined")
 
 
-class ReconciliationError(ShopflowError):
-    """An extract's counts do not add up (CONTRACT rule 9)."""
+class ReconciliationError(PermanentError):
+    """An extract's counts do not add up (data contract, rule 9)."""
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,4 @@
-"""Sales database (CONTRACT S1) to staging: customers, orders, order_items, fx_rates of day D.
+"""Sales database (data contract, S1) to staging: customers, orders, order_items, fx_rates of day D.
 
 Reads go through connectorx's record-batch stream (``return_type="arrow_stream"``,
 optionally split over ``partition_num`` connections with ``partition_on``) from a
@@ -25,7 +25,7 @@ from urllib.parse import urlsplit, urlunsplit
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from shopflow.errors import ShopflowError
+from shopflow.errors import PermanentError, ShopflowError
 from shopflow.sources.result import ExtractResult
 from shopflow.staging import Staging
 
@@ -193,14 +193,14 @@ def normalize(data: pa.Table | pa.RecordBatch, spec: TableSpec) -> pa.Table:
     table = data if isinstance(data, pa.Table) else pa.Table.from_batches([data])
     missing = [n for n in spec.schema.names if n not in table.column_names]
     if missing:
-        raise ShopflowError(f"sales.{spec.name}: the query returned no column {missing}")
+        raise PermanentError(f"sales.{spec.name}: the query returned no column {missing}")
     columns = []
     for f in spec.schema:
         col = table.column(f.name)
         try:
             columns.append(_cast(col, f.type))
         except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
-            raise ShopflowError(
+            raise PermanentError(
                 f"sales.{spec.name}.{f.name}: cannot convert {col.type} to {f.type} exactly: {exc}"
             ) from None
     return pa.Table.from_arrays(columns, schema=spec.schema)

@@ -14,6 +14,7 @@ from typing import Any
 from shopflow.dates import as_date
 from shopflow.sources.result import ExtractResult
 from shopflow.tasks import connections
+from shopflow.tasks.failures import fail_fast
 
 log = logging.getLogger(__name__)
 
@@ -35,7 +36,7 @@ def _done(result: ExtractResult) -> dict[str, Any]:
 
 
 def _customers_need_full_refresh(full_refresh: bool) -> bool:
-    """Whether run D extracts every customer (CONTRACT S1): when asked, or when
+    """Whether run D extracts every customer (data contract, S1): when asked, or when
     the warehouse's ``dim_customer`` is empty."""
     if full_refresh:
         return True
@@ -44,6 +45,7 @@ def _customers_need_full_refresh(full_refresh: bool) -> bool:
     return customers_table_empty()
 
 
+@fail_fast
 def extract_sales(
     business_date: date | str, full_refresh: bool = False, run_id: str | None = None
 ) -> dict[str, Any]:
@@ -62,6 +64,7 @@ def extract_sales(
     return _done(result)
 
 
+@fail_fast
 def extract_products(business_date: date | str, run_id: str | None = None) -> dict[str, Any]:
     """Stage a snapshot of the DynamoDB catalog from ``shop_aws``."""
     from shopflow.sources import products
@@ -78,6 +81,7 @@ def extract_products(business_date: date | str, run_id: str | None = None) -> di
     return _done(result)
 
 
+@fail_fast
 def extract_clickstream(business_date: date | str, run_id: str | None = None) -> dict[str, Any]:
     """Stage the clickstream objects of the day from the ``shop_aws`` bucket."""
     from shopflow.sources import clickstream
@@ -93,26 +97,20 @@ def extract_clickstream(business_date: date | str, run_id: str | None = None) ->
     return _done(result)
 
 
+@fail_fast
 def extract_interactions(business_date: date | str, run_id: str | None = None) -> dict[str, Any]:
     """Stage the marketing-API interactions of the day from ``marketing_api``."""
     from shopflow.sources import interactions
-    from shopflow.sources.http_retry import RequestRejected
 
     api = connections.resolve_api()
-    try:
-        result = interactions.extract_interactions(
-            as_date(business_date),
-            base_url=api.base_url,
-            token=api.token,
-            staging=connections.resolve_staging(),
-            slices=API_SLICES,
-            limit=API_LIMIT,
-            concurrency=API_CONCURRENCY,
-            run_id=run_id,
-        )
-    except RequestRejected as exc:
-        # A 4xx (bad token, bad request) fails the same way on every try: no task retries.
-        from airflow.sdk.exceptions import AirflowFailException
-
-        raise AirflowFailException(str(exc)) from exc
+    result = interactions.extract_interactions(
+        as_date(business_date),
+        base_url=api.base_url,
+        token=api.token,
+        staging=connections.resolve_staging(),
+        slices=API_SLICES,
+        limit=API_LIMIT,
+        concurrency=API_CONCURRENCY,
+        run_id=run_id,
+    )
     return _done(result)

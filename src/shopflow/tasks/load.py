@@ -11,11 +11,13 @@ from shopflow.dates import as_date
 from shopflow.names import CONN_WAREHOUSE
 from shopflow.tasks import connections
 from shopflow.tasks.audit_xcom import audit_from_xcom
+from shopflow.tasks.failures import fail_fast
 from shopflow.tasks.transform import DELTAS_SOURCE
 
 log = logging.getLogger(__name__)
 
 
+@fail_fast
 def load(business_date: date | str, run_id: str, transformed: dict[str, Any]) -> dict[str, Any]:
     """Merge the staged deltas of D into the warehouse in one transaction, then derive."""
     from shopflow.transform.build import derive_statements

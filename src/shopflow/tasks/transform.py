@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from datetime import date
 from typing import Any
 
@@ -16,6 +17,7 @@ from shopflow.errors import ShopflowError
 from shopflow.names import VAR_HASH_KEY
 from shopflow.tasks import connections
 from shopflow.tasks.audit_xcom import audit_to_xcom
+from shopflow.tasks.failures import fail_fast
 
 log = logging.getLogger(__name__)
 
@@ -31,12 +33,14 @@ def hash_key() -> str:
     return key
 
 
+@fail_fast
 def transform(business_date: date | str, run_id: str) -> dict[str, Any]:
     """Staging of D -> deltas of every warehouse table, staged for the load."""
     from shopflow.transform.build import transform_day
     from shopflow.transform.inputs import StagedDay
 
     day = as_date(business_date)
+    started = time.perf_counter()
     staging = connections.resolve_staging()
     deltas = transform_day(
         StagedDay.from_staging(staging, day), business_date=day, run_id=run_id, hash_key=hash_key()
@@ -51,6 +55,7 @@ def transform(business_date: date | str, run_id: str) -> dict[str, Any]:
         "manifest_uri": staging.manifest_uri(DELTAS_SOURCE, day),
         "deltas": {name: t.num_rows for name, t in tables.items()},
         "audit": audit_to_xcom(deltas.audit),
+        "seconds": round(time.perf_counter() - started, 3),
     }
     log.info("transform %s: %s", day, json.dumps(summary["deltas"]))
     return summary

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from shopflow.errors import ShopflowError
+from shopflow.errors import PermanentError, ShopflowError
 
 
 class WarehouseError(ShopflowError):
@@ -21,5 +21,5 @@ def _summary(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {text[:300]}"
 
 
-class DeltaError(ShopflowError):
+class DeltaError(PermanentError):
     """A delta handed to ``load_day`` does not match its table's declaration."""

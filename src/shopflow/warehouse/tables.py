@@ -1,4 +1,6 @@
-"""The warehouse tables of CONTRACT.md, declared once: columns, logical types, keys, upkeep.
+"""The warehouse tables, declared once: columns, logical types, keys, upkeep.
+
+They are the tables of the data contract (``docs/data-contract.md``, "Warehouse").
 
 Every dialect derives its DDL and merge statements from these declarations, and
 the transform produces delta tables with exactly these columns. Logical types:

@@ -6,6 +6,7 @@ The clean state: day D with 250 order lines (one order cancelled, one refunded, 
 older order refunded on D), 198 click events (plus one duplicate and one
 quarantined line in the audit), 20 interactions, a session, 10 products, and
 customer_daily rebuilt by a small derive of its own (orders and revenue only).
+A large day has 2,000 order lines: there the share, not the minimum, decides.
 """
 
 from __future__ import annotations
@@ -40,6 +41,10 @@ Make = Callable[[], World]
 D = date(2024, 3, 8)
 OLD_ORDER_DATE = D - timedelta(days=2)
 LINES, CLICKS, INTERACTIONS = 250, 198, 20
+LARGE_LINES = 6_000
+ORPHAN_MINIMUM = 25
+ORPHANS_OVER_LIMIT = ORPHAN_MINIMUM + 1
+"""Orphans of D that fail the clean day's 250 lines: over 0.5 % and over the minimum 25."""
 PRICE, FX = Decimal("2.50"), Decimal("1.10000000")
 CANCELLED_ORDER, REFUNDED_ORDER = 3, 7
 OLD_ORDER = 999_999
@@ -231,10 +236,10 @@ def load(wh: Warehouse, day: date, *, lines: int = LINES, old_order: bool = Fals
     )
 
 
-def clean(make: Make) -> World:
+def clean(make: Make, *, lines: int = LINES) -> World:
     """A fresh warehouse holding day D (and an older order refunded on D)."""
     world = make()
-    load(world.warehouse, D, old_order=True)
+    load(world.warehouse, D, lines=lines, old_order=True)
     return world
 
 
@@ -271,8 +276,15 @@ def assert_all_pass(world: World) -> list[CheckResult]:
 def clean_state_passes_every_check(make: Make) -> None:
     results = assert_all_pass(clean(make))
     assert [r.name for r in results] == check_names()
-    revenue = next(r for r in results if r.name == "customer_daily_revenue")
-    assert revenue.detail.startswith("2 date(s) checked, 0 ")  # D and the refunded order's date
+    details = {r.name: r.detail for r in results}
+    assert details["customer_daily_revenue"].startswith("2 date(s) checked, 0 ")  # D, refund's
+    assert details["orphan_order_lines"] == (
+        f"order lines of {D}: 0 of 250 have no dim_product row (allowed 25: 0.5 % or at least 25)"
+    )
+    assert details["quarantine_share"] == (
+        "4 source(s) audited, 0 over the limit (1 % or at least 10); "
+        "nearest: clickstream quarantined 1 of 200, allowed 10"
+    )
 
 
 def duplicate_key_fails_unique_check(make: Make) -> None:
@@ -305,48 +317,110 @@ def missing_fx_rate_fails(make: Make) -> None:
     assert_only_failure(world, "order_line_has_fx_rate")
 
 
-def _orphan(world: World, lines: int) -> None:
-    order = (D - date(2024, 1, 1)).days * 10_000
+def plant_orphans(world: World, lines: int) -> None:
+    """The first ``lines`` order lines of D get a product_id that dim_product lacks."""
+    first_order = (D - date(2024, 1, 1)).days * 10_000
     world.execute(
         "update analytics.fct_order_line set product_id = 'gone'\n"
-        f"where order_id = {order} and line_no <= {lines}"
+        f"where order_date = date '{D}'\n"
+        f"and (order_id - {first_order}) * 5 + line_no <= {lines}"
     )
 
 
-def orphans_over_half_a_percent_fail(make: Make) -> None:
+def orphan_detail(world: World) -> str:
+    results = run_checks(world.warehouse, run_id=RUN)
+    return next(r.detail for r in results if r.name == "orphan_order_lines")
+
+
+def orphans_over_the_minimum_on_a_small_day_fail(make: Make) -> None:
     world = clean(make)
-    _orphan(world, 2)  # 2 of 250: 0.8 %
+    plant_orphans(world, ORPHANS_OVER_LIMIT)  # 26 of 250: 10.4 %, and more than 25
     results = assert_only_failure(world, "orphan_order_lines")
     detail = next(r.detail for r in results if r.name == "orphan_order_lines")
-    assert detail.startswith(f"order lines of {D}: 2 of 250 ")
+    assert detail == (
+        f"order lines of {D}: 26 of 250 have no dim_product row (allowed 25: 0.5 % or at least 25)"
+    )
 
 
-def orphans_at_point_four_percent_pass(make: Make) -> None:
+def orphans_at_the_minimum_pass(make: Make) -> None:
     world = clean(make)
-    _orphan(world, 1)  # 1 of 250: 0.4 %
+    plant_orphans(world, ORPHAN_MINIMUM)  # 25 of 250: 10 %, over the share, within the minimum
     assert_all_pass(world)
+    assert orphan_detail(world).startswith(f"order lines of {D}: 25 of 250 have no ")
 
 
-def _quarantine(world: World, more: int) -> None:
+def orphans_at_half_a_percent_of_a_large_day_pass(make: Make) -> None:
+    world = clean(make, lines=LARGE_LINES)
+    plant_orphans(world, 30)  # 30 of 6,000: exactly 0.5 %, over the minimum
+    assert_all_pass(world)
+    assert orphan_detail(world) == (
+        f"order lines of {D}: 30 of 6000 have no dim_product row (allowed 30: 0.5 % or at least 25)"
+    )
+
+
+def orphans_just_over_half_a_percent_of_a_large_day_fail(make: Make) -> None:
+    world = clean(make, lines=LARGE_LINES)
+    plant_orphans(world, 31)  # 31 of 6,000: 0.52 %
+    results = assert_only_failure(world, "orphan_order_lines")
+    detail = next(r.detail for r in results if r.name == "orphan_order_lines")
+    assert detail.startswith(f"order lines of {D}: 31 of 6000 have no dim_product row (allowed 30:")
+
+
+def set_quarantined(world: World, quarantined: int, *, rows_in: int | None = None) -> None:
+    """The clickstream audit row of the run says ``quarantined`` of ``rows_in`` (rule 9 kept)."""
+    total = "rows_in" if rows_in is None else str(rows_in)
     world.execute(
         "update analytics.load_audit\n"
-        f"set rows_loaded = rows_loaded - {more}, rows_quarantined = rows_quarantined + {more}\n"
+        f"set rows_in = {total}, rows_quarantined = {quarantined},\n"
+        f"rows_loaded = {total} - rows_duplicate - {quarantined}\n"
         f"where run_id = '{RUN}' and source = 'clickstream'"
     )
 
 
-def quarantine_over_one_percent_fails(make: Make) -> None:
+def quarantine_detail(world: World) -> str:
+    results = run_checks(world.warehouse, run_id=RUN)
+    return next(r.detail for r in results if r.name == "quarantine_share")
+
+
+def quarantine_over_the_minimum_on_a_small_day_fails(make: Make) -> None:
     world = clean(make)
-    _quarantine(world, 2)  # 3 of 200 malformed: 1.5 %
+    set_quarantined(world, 11)  # 11 of 200: 5.5 %, and more than 10
     results = assert_only_failure(world, "quarantine_share")
     detail = next(r.detail for r in results if r.name == "quarantine_share")
-    assert "(clickstream quarantined 3 of 200)" in detail
+    assert detail == (
+        "4 source(s) audited, 1 over the limit (1 % or at least 10); "
+        "nearest: clickstream quarantined 11 of 200, allowed 10"
+    )
 
 
-def quarantine_at_one_percent_passes(make: Make) -> None:
+def quarantine_at_the_minimum_passes(make: Make) -> None:
     world = clean(make)
-    _quarantine(world, 1)  # 2 of 200: exactly 1 %
+    set_quarantined(world, 10)  # 10 of 200: 5 %, over the share but within the minimum
     assert_all_pass(world)
+    assert quarantine_detail(world).endswith(
+        "nearest: clickstream quarantined 10 of 200, allowed 10"
+    )
+
+
+def quarantine_at_one_percent_of_a_large_source_passes(make: Make) -> None:
+    world = clean(make)
+    set_quarantined(world, 50, rows_in=5_000)  # exactly 1 %, over the minimum
+    assert_all_pass(world)
+    assert quarantine_detail(world) == (
+        "4 source(s) audited, 0 over the limit (1 % or at least 10); "
+        "nearest: clickstream quarantined 50 of 5000, allowed 50"
+    )
+
+
+def quarantine_just_over_one_percent_of_a_large_source_fails(make: Make) -> None:
+    world = clean(make)
+    set_quarantined(world, 51, rows_in=5_000)  # 1.02 %
+    results = assert_only_failure(world, "quarantine_share")
+    detail = next(r.detail for r in results if r.name == "quarantine_share")
+    assert detail.endswith(
+        "1 over the limit (1 % or at least 10); "
+        "nearest: clickstream quarantined 51 of 5000, allowed 50"
+    )
 
 
 def revenue_mismatch_fails(make: Make) -> None:
@@ -413,10 +487,14 @@ SCENARIOS: list[Callable[[Make], None]] = [
     duplicate_key_fails_unique_check,
     negative_quantity_fails_quantity_min,
     missing_fx_rate_fails,
-    orphans_over_half_a_percent_fail,
-    orphans_at_point_four_percent_pass,
-    quarantine_over_one_percent_fails,
-    quarantine_at_one_percent_passes,
+    orphans_over_the_minimum_on_a_small_day_fail,
+    orphans_at_the_minimum_pass,
+    orphans_at_half_a_percent_of_a_large_day_pass,
+    orphans_just_over_half_a_percent_of_a_large_day_fail,
+    quarantine_over_the_minimum_on_a_small_day_fails,
+    quarantine_at_the_minimum_passes,
+    quarantine_at_one_percent_of_a_large_source_passes,
+    quarantine_just_over_one_percent_of_a_large_source_fails,
     revenue_mismatch_fails,
     broken_reconciliation_fails,
     run_without_audit_rows_fails_its_run_checks,

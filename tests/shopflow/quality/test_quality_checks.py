@@ -19,9 +19,12 @@ from airflow.sdk.exceptions import AirflowFailException
 from shopflow.quality import evaluate
 from shopflow.quality.checks import (
     COMPARISONS,
+    ORPHAN_LIMIT,
+    QUARANTINE_LIMIT,
     RUN_CHECKS,
     TABLE_CHECKS,
     RunCheck,
+    ShareLimit,
     check_names,
     dollar_style,
     placeholders,
@@ -95,6 +98,52 @@ def test_contract_value_ranges() -> None:
     assert order_lines.columns["unit_price"]["min"] == {"geq_to": 0}
     assert order_lines.columns["line_revenue_usd"]["min"] == {"geq_to": 0}
     assert "fx_rate" in order_lines.statements["order_line_has_fx_rate"]["check_statement"]
+
+
+def test_contract_share_limits() -> None:
+    assert (ORPHAN_LIMIT.basis_points, ORPHAN_LIMIT.at_least) == (50, 25)  # 0.5 %, >= 25 (ADR 0007)
+    assert (QUARANTINE_LIMIT.basis_points, QUARANTINE_LIMIT.at_least) == (100, 10)
+    limits = {check.name: check.share_limit for check in RUN_CHECKS if check.share_limit}
+    assert limits == {"orphan_order_lines": ORPHAN_LIMIT, "quarantine_share": QUARANTINE_LIMIT}
+    assert [ORPHAN_LIMIT.label, QUARANTINE_LIMIT.label] == ["0.5 %", "1 %"]
+
+
+@pytest.mark.parametrize(
+    ("limit", "total", "allowed"),
+    [
+        (ORPHAN_LIMIT, 0, 25),
+        (ORPHAN_LIMIT, 140, 25),
+        (ORPHAN_LIMIT, 5_199, 25),  # 0.5 % is 25.995: the minimum still decides
+        (ORPHAN_LIMIT, 5_200, 26),
+        (ORPHAN_LIMIT, 6_000, 30),
+        (ORPHAN_LIMIT, 6_199, 30),
+        (QUARANTINE_LIMIT, 200, 10),
+        (QUARANTINE_LIMIT, 1_199, 11),
+        (QUARANTINE_LIMIT, 5_000, 50),
+        (QUARANTINE_LIMIT, 5_099, 50),
+    ],
+)
+def test_share_limit_allows_the_larger_of_share_and_minimum(
+    limit: ShareLimit, total: int, allowed: int
+) -> None:
+    assert limit.allowed(total) == allowed
+
+
+@pytest.mark.parametrize(("basis_points", "at_least"), [(0, 5), (10_001, 5), (50, -1)])
+def test_share_limit_rejects_nonsense(basis_points: int, at_least: int) -> None:
+    with pytest.raises(ValueError, match="not a share limit"):
+        ShareLimit(basis_points, at_least)
+
+
+@pytest.mark.parametrize("check", [c for c in RUN_CHECKS if c.share_limit], ids=lambda c: c.name)
+def test_share_limits_are_bound_not_written(check: RunCheck) -> None:
+    assert check.share_limit is not None
+    assert check.bind("r") == {"run_id": "r", **check.share_limit.parameters()}
+    assert str(check.share_limit) in check.description
+    code = "\n".join(line.split("--")[0] for line in check.text.splitlines())
+    literals = set(re.findall(r"(?<![\w.])\d+(?:\.\d+)?", re.sub(r"'(?:[^']|'')*'", "''", code)))
+    assert literals <= {"0", "1", "1.0", "10000.0"}, literals  # basis points per unit, no threshold
+    assert "per cent" not in code and "%" not in code
 
 
 def test_column_checks_use_the_operator_format() -> None:
@@ -225,6 +274,17 @@ def test_operators_build_with_conn_id_and_accept_none() -> None:
         assert op.sql == check.sql
     assert build()["row_count_order_lines"].warning_parameters == {"min_history_days": 0}
     assert build()["reconciliation"].warning_parameters == {}
+
+
+def test_share_limits_reach_the_operator_rendered() -> None:
+    op = build()["orphan_order_lines"]
+    op.render_template_fields({"run_id": "scheduled__x"})
+    assert op.parameters == {
+        "run_id": "scheduled__x",
+        "limit_basis_points": 50,
+        "limit_at_least": 25,
+        "limit_label": "0.5 %",
+    }
 
 
 def test_declarations_are_not_shared_with_operators() -> None:

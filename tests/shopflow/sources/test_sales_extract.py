@@ -1,8 +1,9 @@
 """The sales extract against a real SQLite file and a real MariaDB/MySQL database.
 
 Each test writes a small, hand-written source through the database's own protocol,
-using the generator's DDL file when it is there (a CONTRACT copy otherwise), and
-checks the staged tables against what the source holds for the day.
+using the generator's DDL file when it is there (otherwise a copy of the S1 tables of
+docs/data-contract.md), and checks the staged tables against what the source holds for
+the day.
 """
 
 from __future__ import annotations
@@ -36,7 +37,7 @@ MYSQL_DB = "shop_test_extract"
 MYSQL_USER = os.environ.get("SHOPFLOW_MYSQL_USER", "root")
 MYSQL_PASSWORD = os.environ.get("SHOPFLOW_MYSQL_PASSWORD", "")
 
-CONTRACT_DDL = """
+S1_DDL = """
 create table customers (customer_id bigint primary key, email varchar(255) not null,
   full_name varchar(200), country char(2), created_at datetime(6), updated_at datetime(6));
 create table orders (order_id bigint primary key, customer_id bigint not null,
@@ -102,7 +103,7 @@ class Source:
 
 def load_ddl(dialect: str) -> str:
     path = DDL_DIR / f"sales_schema_{dialect}.sql"
-    return path.read_text() if path.is_file() else CONTRACT_DDL
+    return path.read_text() if path.is_file() else S1_DDL
 
 
 def statements(ddl: str) -> list[str]:

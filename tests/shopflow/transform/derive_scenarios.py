@@ -1,7 +1,7 @@
 """Rules 3 and 5-8 end to end: staged rows -> transform_day -> Warehouse.load_day + derive.
 
-Each scenario takes ``make``, a function returning a fresh, empty warehouse; the
-dialect modules (test_derive_duckdb, test_derive_postgres) run every scenario.
+Each scenario takes ``make``, a function returning a fresh, empty warehouse;
+test_derive.py runs every scenario on every dialect.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Warehouse behaviours every dialect must show; the dialect test modules run them.
+"""Warehouse behaviours every dialect must show; test_warehouse.py runs them on each.
 
 Each scenario takes ``make``: a function returning a fresh, empty warehouse.
 """

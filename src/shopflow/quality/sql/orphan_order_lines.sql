@@ -1,8 +1,16 @@
 -- orphan_order_lines: of the order lines placed on the run's business date D
--- (order_date = D, D from the run's load_audit rows), at most 0.5 per cent have a
--- product_id without a dim_product row (a null product_id counts as missing).
+-- (order_date = D, D from the run's load_audit rows), those whose product_id has no
+-- dim_product row (a null product_id counts as missing) number at most
+-- max(:limit_at_least, floor(order lines * :limit_basis_points / 10000)).
 -- A day without order lines passes; a run without load_audit rows fails.
 with
+
+limits as (
+    select
+        cast(:limit_basis_points as integer) as basis_points,
+        cast(:limit_at_least as integer) as at_least,
+        cast(:limit_label as varchar) as share_label
+),
 
 run_day as (
     select max(business_date) as business_date
@@ -18,15 +26,29 @@ day_lines as (
     inner join run_day on order_line.order_date = run_day.business_date
     left join analytics.dim_product as product
         on order_line.product_id = product.product_id
+),
+
+measured as (
+    select
+        run_day.business_date,
+        day_lines.order_lines,
+        day_lines.orphans,
+        limits.share_label,
+        limits.at_least,
+        greatest(
+            limits.at_least,
+            cast(floor(day_lines.order_lines * limits.basis_points / 10000.0) as bigint)
+        ) as allowed
+    from run_day
+    cross join day_lines
+    cross join limits
 )
 
 select
-    run_day.business_date is not null
-    and day_lines.orphans * 1000 <= day_lines.order_lines * 5 as passed,
+    business_date is not null and orphans <= allowed as passed,
     'order lines of '
-    || coalesce(cast(run_day.business_date as varchar), 'an unknown day (no load_audit rows)')
-    || ': ' || cast(day_lines.orphans as varchar) || ' of '
-    || cast(day_lines.order_lines as varchar)
-    || ' have no dim_product row (limit 0.5 per cent)' as detail
-from run_day
-cross join day_lines
+    || coalesce(cast(business_date as varchar), 'an unknown day (no load_audit rows)')
+    || ': ' || cast(orphans as varchar) || ' of ' || cast(order_lines as varchar)
+    || ' have no dim_product row (allowed ' || cast(allowed as varchar) || ': '
+    || share_label || ' or at least ' || cast(at_least as varchar) || ')' as detail
+from measured

@@ -1,6 +1,6 @@
 -- One chunk of clickstream lines (table `chunk`: source_file, line_no, line, utf8_ok)
 -- into typed events, each with its quarantine reason (null when the line is good).
--- CONTRACT S4 and rule 4. Unknown extra fields are ignored; an id that is not an integer
+-- Data contract S4 and rule 4. Unknown extra fields are ignored; an id that is not an integer
 -- (e.g. 3.5) becomes null rather than being rounded.
 with source as (
     select

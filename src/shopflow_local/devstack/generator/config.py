@@ -1,4 +1,7 @@
-"""Generator settings: seed, scale factor, dirt rates, and the volumes they imply (CONTRACT)."""
+"""Generator settings: seed, scale factor, dirt rates, and the volumes they imply.
+
+The volumes and dirt defaults are those of ``docs/data-contract.md`` ("Scale factors").
+"""
 
 from __future__ import annotations
 
@@ -13,7 +16,7 @@ EPOCH = date(2025, 1, 1)
 
 @dataclass(frozen=True)
 class Dirt:
-    """Dirt rates; the defaults are CONTRACT's (missing fx rates: none by default)."""
+    """Dirt rates; the defaults are the data contract's (missing fx rates: none by default)."""
 
     malformed_click_rate: float = 0.001
     duplicate_click_rate: float = 0.005
@@ -55,7 +58,7 @@ class GeneratorConfig:
 
 @dataclass(frozen=True)
 class Volumes:
-    """Mean rows per day at a scale factor (CONTRACT "Scale factors"); base sizes are exact."""
+    """Mean rows per day at a scale factor (data contract, "Scale factors"); exact base sizes."""
 
     base_customers: int
     new_customers: float

@@ -1,4 +1,4 @@
-"""The marketing-API simulator (CONTRACT S2): paginated interactions over HTTP, with faults.
+"""The marketing-API simulator (data contract, S2): paginated interactions over HTTP, with faults.
 
 Run it with ``python -m shopflow_local.devstack.marketing_api``; build it in-process with
 :func:`build_app`.

@@ -1,5 +1,5 @@
 -- sqlfluff:dialect:mysql
--- S1 sales database (MySQL 8 / MariaDB 10.11), as CONTRACT.md describes it.
+-- S1 sales database (MySQL 8 / MariaDB 10.11), as docs/data-contract.md describes it.
 -- Run inside the target database; every statement is idempotent.
 create table if not exists customers (
     customer_id bigint not null,

@@ -1,4 +1,4 @@
-"""Every dirt rate of CONTRACT shows up at its configured rate, and only where intended."""
+"""Every dirt rate of the data contract shows up at its configured rate, and only where intended."""
 
 from __future__ import annotations
 

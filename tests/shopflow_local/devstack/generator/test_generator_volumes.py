@@ -1,4 +1,4 @@
-"""Volumes follow CONTRACT's scale table (per day, linear in the scale factor)."""
+"""Volumes follow the data contract's scale table (per day, linear in the scale factor)."""
 
 from __future__ import annotations
 

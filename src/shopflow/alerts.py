@@ -1,0 +1,253 @@
+"""Alerts for the person on call: one e-mail per failed run, one per run over its time budget.
+
+A failing task records its one-line error and tries in XCom (``record_task_failure``,
+the tasks' ``on_failure_callback``: it runs once, when no retry is left), the report
+task publishes its summary in XCom, and the DAG's ``on_failure_callback``
+(``alert_run_failed``, run once per failed run by the DAG processor) gathers both
+into a single message sent through the ``smtp_default`` connection. ``alert_run_late``
+is the deadline callback (run by the triggerer). Nothing here reads a secret: the
+messages hold task ids, error lines, counts and check details.
+"""
+
+from __future__ import annotations
+
+import html
+import logging
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+from shopflow.names import (
+    CONN_SMTP,
+    DAG_ID,
+    DEFAULT_ALERT_EMAILS,
+    DEFAULT_ALERT_FROM,
+    VAR_ALERT_EMAILS,
+    VAR_ALERT_FROM,
+)
+
+log = logging.getLogger(__name__)
+
+ERROR_XCOM_KEY = "shopflow_error"
+REPORT_XCOM_KEY = "shopflow_report"
+REPORT_TASK = "report"
+MAX_ERROR_CHARS = 300
+
+
+@dataclass(frozen=True)
+class FailedTask:
+    """A task that failed for good: its id, its error's first line and how many tries it had."""
+
+    task_id: str
+    error: str
+    tries: int | None
+
+
+@dataclass(frozen=True)
+class Alert:
+    """One e-mail: subject, plain text and the same as HTML."""
+
+    subject: str
+    text: str
+    html: str
+
+
+def one_line(exc: BaseException | str | None) -> str:
+    """``Type: first line of the message``, cut to a few hundred characters."""
+    if exc is None:
+        return "no error recorded (see the task's log)"
+    if isinstance(exc, str):
+        text = exc
+    else:
+        message = (str(exc).strip().splitlines() or [""])[0]
+        text = f"{type(exc).__name__}: {message}" if message else type(exc).__name__
+    return text if len(text) <= MAX_ERROR_CHARS else text[: MAX_ERROR_CHARS - 3] + "..."
+
+
+def run_url(base_url: str, run_id: str, dag_id: str = DAG_ID) -> str:
+    """The run's page in the Airflow UI."""
+    from urllib.parse import quote
+
+    return f"{base_url.rstrip('/')}/dags/{quote(dag_id)}/runs/{quote(run_id, safe='')}"
+
+
+def compose_failure_alert(
+    *,
+    run_id: str,
+    business_date: date | str | None,
+    failed: Sequence[FailedTask],
+    not_run: Sequence[str],
+    report: Mapping[str, Any] | None,
+    url: str,
+    reason: str | None = None,
+) -> Alert:
+    """The failed run's e-mail: failed tasks with errors and tries, the report's summary, a link."""
+    day = business_date.isoformat() if isinstance(business_date, date) else business_date
+    named = [t.task_id for t in failed if t.task_id != REPORT_TASK] or [t.task_id for t in failed]
+    subject = f"[shopflow] {DAG_ID} failed for business date {day or 'unknown'}: " + (
+        ", ".join(short_task_id(t) for t in named) or (reason or "no task failed")
+    )
+    lines = [f"The run {run_id} of {DAG_ID} for business date {day or 'unknown'} failed.", ""]
+    lines.append("Failed tasks:")
+    lines += [f"  - {t.task_id} ({_tries(t.tries)}): {t.error}" for t in failed] or [
+        f"  (none recorded; Airflow says: {reason or 'the run failed'})"
+    ]
+    if not_run:
+        lines += ["", f"Not run because of them: {', '.join(not_run)}"]
+    lines += ["", *report_summary_lines(report), "", f"Open the run: {url}"]
+    text = "\n".join(lines)
+    return Alert(subject=subject, text=text, html=_html(text, url))
+
+
+def compose_late_alert(*, run_id: str, deadline: str, url: str) -> Alert:
+    """The e-mail of a run still going at its deadline."""
+    subject = f"[shopflow] {DAG_ID} run {run_id} is over its time budget"
+    text = (
+        f"The run {run_id} of {DAG_ID} had not finished by its deadline {deadline}.\n"
+        "It keeps running; look at the tasks still running or queued.\n\n"
+        f"Open the run: {url}"
+    )
+    return Alert(subject=subject, text=text, html=_html(text, url))
+
+
+def report_summary_lines(report: Mapping[str, Any] | None) -> list[str]:
+    """Rows in / loaded / duplicate / quarantined per source, then the failed checks."""
+    if not report:
+        return ["No run report: the report task did not finish."]
+    lines = ["Rows per source (in / loaded / duplicate / quarantined):"]
+    lines += [
+        f"  {row['source']:<13} {row['rows_in']:>10,} {row['rows_loaded']:>10,}"
+        f" {row['rows_duplicate']:>8,} {row['rows_quarantined']:>8,}"
+        for row in report.get("audit", [])
+    ] or ["  (no rows: the transform did not finish)"]
+    failed = [c for c in report.get("checks", []) if c.get("status") == "fail"]
+    if failed:
+        lines += ["", "Failed checks:"]
+        lines += [f"  - {c['name']}: {c.get('detail', '')}" for c in failed]
+    unfinished = report.get("unfinished", [])
+    if unfinished:
+        lines += ["", f"Unfinished steps: {', '.join(unfinished)}"]
+    if report.get("report_uri"):
+        lines += ["", f"Full report: {report['report_uri']}"]
+    return lines
+
+
+def short_task_id(task_id: str) -> str:
+    """``extract.extract_sales`` -> ``extract_sales``; ``quality.x`` -> ``x``."""
+    return task_id.rsplit(".", 1)[-1]
+
+
+def _tries(tries: int | None) -> str:
+    if tries is None:
+        return "tries unknown"
+    return "1 try" if tries == 1 else f"{tries} tries"
+
+
+def _html(text: str, url: str) -> str:
+    link = html.escape(url, quote=True)
+    return (
+        f'<pre style="font-family: monospace">{html.escape(text)}</pre>'
+        f'<p><a href="{link}">Open the run in Airflow</a></p>'
+    )
+
+
+# -- callbacks (Airflow imported inside) -----------------------------------------------------
+
+
+def record_task_failure(context: Mapping[str, Any]) -> None:
+    """Task ``on_failure_callback``: keep the error's one line and the tries for the run alert."""
+    ti = context["ti"]
+    record = {"error": one_line(context.get("exception")), "tries": ti.try_number}
+    try:
+        ti.xcom_push(key=ERROR_XCOM_KEY, value=record)
+    except Exception:  # the alert still goes out, without this task's error line
+        log.exception("could not record the failure of %s", ti.task_id)
+
+
+def alert_run_failed(context: Mapping[str, Any]) -> None:
+    """DAG ``on_failure_callback``: one e-mail for the whole failed run."""
+    from airflow.sdk.execution_time.task_runner import RuntimeTaskInstance
+    from airflow.sdk.execution_time.xcom import XCom
+
+    run_id = str(context["run_id"])
+    states: dict[str, Any] = RuntimeTaskInstance.get_task_states(
+        dag_id=DAG_ID, run_ids=[run_id]
+    ).get(run_id, {})
+
+    def pulled(task_id: str, key: str) -> Any:
+        return XCom.get_one(key=key, dag_id=DAG_ID, task_id=task_id, run_id=run_id)
+
+    failed = []
+    for task_id in sorted(t for t, state in states.items() if state == "failed"):
+        record = pulled(task_id, ERROR_XCOM_KEY) or {}
+        failed.append(FailedTask(task_id, one_line(record.get("error")), record.get("tries")))
+    not_run = sorted(t for t, state in states.items() if state == "upstream_failed")
+    report = pulled(REPORT_TASK, REPORT_XCOM_KEY)
+    alert = compose_failure_alert(
+        run_id=run_id,
+        business_date=(report or {}).get("business_date") or _business_date(context),
+        failed=failed,
+        not_run=not_run,
+        report=report,
+        url=run_url(_base_url(), run_id),
+        reason=context.get("reason"),
+    )
+    send_alert(alert)
+
+
+async def alert_run_late(context: Mapping[str, Any] | None = None, **_: Any) -> None:
+    """Deadline callback: the run is still going at its deadline (run by the triggerer)."""
+    import asyncio
+
+    dag_run = (context or {}).get("dag_run") or {}
+    deadline = (context or {}).get("deadline") or {}
+    run_id = str(dag_run.get("dag_run_id") or dag_run.get("run_id") or "unknown")
+    alert = compose_late_alert(
+        run_id=run_id,
+        deadline=str(deadline.get("deadline_time", "unknown")),
+        url=run_url(_base_url(), run_id),
+    )
+    await asyncio.to_thread(send_alert, alert)
+
+
+def send_alert(alert: Alert) -> None:
+    """Send through ``smtp_default`` to the Variable ``shopflow_alert_emails`` (comma separated)."""
+    from airflow.providers.smtp.hooks.smtp import SmtpHook
+    from airflow.sdk import Variable
+
+    to = [
+        a.strip()
+        for a in str(_variable(Variable, VAR_ALERT_EMAILS, DEFAULT_ALERT_EMAILS)).split(",")
+    ]
+    sender = str(_variable(Variable, VAR_ALERT_FROM, DEFAULT_ALERT_FROM))
+    with SmtpHook(smtp_conn_id=CONN_SMTP) as hook:
+        hook.send_email_smtp(
+            to=[a for a in to if a],
+            subject=alert.subject,
+            html_content=alert.html,
+            from_email=sender,
+        )
+    log.info("alert sent: %s", alert.subject)
+
+
+def _variable(variable: Any, key: str, default: str) -> Any:
+    try:
+        return variable.get(key, default=default)
+    except Exception:  # no variable backend reachable: the documented default
+        return default
+
+
+def _base_url() -> str:
+    from airflow.configuration import conf
+
+    return str(conf.get("api", "base_url", fallback="") or "http://localhost:8080")
+
+
+def _business_date(context: Mapping[str, Any]) -> date | None:
+    from shopflow.dates import business_date_from_context
+
+    try:
+        return business_date_from_context(context)
+    except Exception:  # a DAG callback may come without the run's full context
+        return None

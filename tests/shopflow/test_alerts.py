@@ -1,0 +1,137 @@
+"""The failed-run e-mail: what a person on call reads, built from task errors and the report."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+import pytest
+
+from shopflow import alerts
+from shopflow.alerts import FailedTask, compose_failure_alert, one_line, run_url
+
+pytestmark = pytest.mark.unit
+
+REPORT: dict[str, Any] = {
+    "business_date": "2026-11-28",
+    "report_uri": "s3://bucket/reports/dt=2026-11-28/manual.json",
+    "audit": [
+        {
+            "source": "sales",
+            "rows_in": 4555,
+            "rows_loaded": 4555,
+            "rows_duplicate": 0,
+            "rows_quarantined": 0,
+        },
+        {
+            "source": "clickstream",
+            "rows_in": 10008,
+            "rows_loaded": 9947,
+            "rows_duplicate": 55,
+            "rows_quarantined": 6,
+        },
+    ],
+    "checks": [
+        {
+            "name": "orphan_order_lines",
+            "status": "fail",
+            "detail": "9 of 140 have no dim_product row (allowed 5)",
+        },
+        {"name": "row_count_orders", "status": "warn", "detail": "too few earlier days"},
+    ],
+    "unfinished": [],
+}
+
+
+def test_the_subject_names_the_dag_the_date_and_the_failed_tasks_not_the_report() -> None:
+    alert = compose_failure_alert(
+        run_id="manual__2026-11-29",
+        business_date=date(2026, 11, 28),
+        failed=[
+            FailedTask("extract.extract_interactions", "RetriesExhausted: 503 x5", 4),
+            FailedTask("report", "ShopflowError: run of 2026-11-28 is not healthy", 1),
+        ],
+        not_run=["transform", "load"],
+        report=None,
+        url="http://127.0.0.1:18090/dags/shop_daily_etl/runs/manual__2026-11-29",
+    )
+    assert alert.subject == (
+        "[shopflow] shop_daily_etl failed for business date 2026-11-28: extract_interactions"
+    )
+    assert "extract.extract_interactions (4 tries): RetriesExhausted: 503 x5" in alert.text
+    assert "report (1 try): ShopflowError" in alert.text
+    assert "Not run because of them: transform, load" in alert.text
+    assert "No run report" in alert.text
+    assert alert.text.endswith(
+        "Open the run: http://127.0.0.1:18090/dags/shop_daily_etl/runs/manual__2026-11-29"
+    )
+
+
+def test_the_body_carries_the_report_summary_and_failed_checks_with_their_detail() -> None:
+    alert = compose_failure_alert(
+        run_id="r1",
+        business_date="2026-11-28",
+        failed=[FailedTask("quality.orphan_order_lines", "AirflowException: failed", 1)],
+        not_run=[],
+        report=REPORT,
+        url="http://ui/dags/shop_daily_etl/runs/r1",
+    )
+    assert "orphan_order_lines" in alert.subject
+    text = alert.text
+    assert "clickstream       10,008      9,947       55        6" in text
+    assert "  - orphan_order_lines: 9 of 140 have no dim_product row (allowed 5)" in text
+    assert "row_count_orders" not in text  # a warning is not a failure
+    assert "Full report: s3://bucket/reports/dt=2026-11-28/manual.json" in text
+
+
+def test_only_the_report_failing_names_the_report() -> None:
+    alert = compose_failure_alert(
+        run_id="r",
+        business_date="2026-11-28",
+        failed=[FailedTask("report", "x", 1)],
+        not_run=[],
+        report=REPORT,
+        url="u",
+    )
+    assert alert.subject.endswith(": report")
+
+
+def test_the_html_escapes_what_it_shows() -> None:
+    alert = compose_failure_alert(
+        run_id="r<1>",
+        business_date="2026-11-28",
+        failed=[FailedTask("t", "<script>", 2)],
+        not_run=[],
+        report=None,
+        url='http://ui/"x"',
+    )
+    assert "<script>" not in alert.html and "&lt;script&gt;" in alert.html
+    assert 'href="http://ui/&quot;x&quot;"' in alert.html
+
+
+def test_one_line_keeps_the_type_and_first_line_and_cuts_long_text() -> None:
+    assert one_line(ValueError("bad\nsecond line")) == "ValueError: bad"
+    assert one_line(None).startswith("no error recorded")
+    assert len(one_line(RuntimeError("x" * 1000))) == alerts.MAX_ERROR_CHARS
+
+
+def test_the_run_url_quotes_the_run_id() -> None:
+    assert run_url("http://127.0.0.1:18090/", "manual__2026-11-29T01:00:00+00:00") == (
+        "http://127.0.0.1:18090/dags/shop_daily_etl/runs/manual__2026-11-29T01%3A00%3A00%2B00%3A00"
+    )
+
+
+def test_a_task_failure_is_recorded_with_its_tries() -> None:
+    pushed: dict[str, Any] = {}
+
+    class TI:
+        task_id = "extract.extract_sales"
+        try_number = 3
+
+        def xcom_push(self, key: str, value: Any) -> None:
+            pushed[key] = value
+
+    alerts.record_task_failure({"ti": TI(), "exception": ConnectionError("reset by peer")})
+    assert pushed == {
+        alerts.ERROR_XCOM_KEY: {"error": "ConnectionError: reset by peer", "tries": 3}
+    }
