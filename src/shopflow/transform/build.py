@@ -2,9 +2,9 @@
 
 ``transform_day`` is a pure function of its inputs (apart from the audit clock): it
 registers the staged Arrow tables in an in-memory DuckDB, creates every model of
-``models/*.sql`` in dependency order (found from the tables each model reads; the
-delta models as views, read once, the others as tables) and returns the deltas.
-Emails are hashed before DuckDB sees them.
+``models/{staging,intermediate,marts}/*.sql`` in dependency order (found from the tables
+each model reads; views or tables, see ``Model``) and returns the deltas. Emails are hashed
+before DuckDB sees them. The layout and conventions: ``models/README.md``.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from importlib import resources
+from importlib.resources.abc import Traversable
 
 import duckdb
 import pyarrow as pa
@@ -23,7 +24,7 @@ from sqlglot import exp
 
 from shopflow.errors import ShopflowError
 from shopflow.sources.result import ReconciliationError
-from shopflow.transform.deltas import DELTA_SOURCES, Deltas
+from shopflow.transform.deltas import DELTA_MODELS, DELTA_SOURCES, Deltas
 from shopflow.transform.hashing import replace_email
 from shopflow.transform.inputs import INPUTS, SOURCES, StagedDay, input_name
 from shopflow.warehouse.arrow import arrow_schema
@@ -31,6 +32,14 @@ from shopflow.warehouse.results import AuditRow
 from shopflow.warehouse.tables import TABLES
 
 _MODEL_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
+LAYERS: dict[str, tuple[str, ...]] = {
+    "staging": ("stg_",),
+    "intermediate": ("int_",),
+    "marts": ("dim_", "fct_"),
+}
+"""Model folder -> the name prefixes of its models, in build order: a model reads only
+models of its own layer or an earlier one."""
+_VIEW = re.compile(r"^-- materialized: view$", re.MULTILINE)
 _DERIVE_NAME = re.compile(r"^[0-9]{2}_[a-z0-9_]+$")
 _HASHED = {("sales", "customers"), ("interactions", "interactions")}
 _ORDER = {"quarantine": ("source", "record_key", "reason", "raw")}
@@ -42,23 +51,31 @@ class TransformError(ShopflowError):
 
 @dataclass(frozen=True)
 class Model:
-    """One ``models/<name>.sql`` file and the models it reads."""
+    """One ``models/<layer>/<name>.sql`` file and the models it reads.
+
+    ``view``: created as a view, not a table. The delta models are views (read once) and
+    so is a model whose file has the line ``-- materialized: view``.
+    """
 
     name: str
+    layer: str
     sql: str
     depends_on: frozenset[str]
+    view: bool = False
 
 
-def _sql_files(package: str, pattern: re.Pattern[str]) -> dict[str, str]:
-    root = resources.files("shopflow.transform").joinpath(package)
+def _folder(*parts: str) -> Traversable:
+    return resources.files("shopflow.transform").joinpath(*parts)
+
+
+def _sql_files(folder: str, pattern: re.Pattern[str]) -> dict[str, str]:
+    """Name -> text of the ``*.sql`` files of ``folder`` (a path below the package)."""
     files = {}
-    for item in root.iterdir():
+    for item in _folder(*folder.split("/")).iterdir():
         if item.name.endswith(".sql"):
             name = item.name.removesuffix(".sql")
             if not pattern.match(name):
-                raise TransformError(
-                    f"{package}/{item.name}: name does not match {pattern.pattern}"
-                )
+                raise TransformError(f"{folder}/{item.name}: name does not match {pattern.pattern}")
             files[name] = item.read_text(encoding="utf-8")
     return files
 
@@ -70,17 +87,67 @@ def _reads(sql: str) -> set[str]:
     return {t.name for t in tree.find_all(exp.Table)} - ctes
 
 
+def _model_files() -> dict[str, tuple[str, str]]:
+    """Model name -> (layer, SQL), from the layer folders; names are unique across them."""
+    files: list[tuple[str, str, str]] = []
+    for item in _folder("models").iterdir():
+        if item.name.endswith(".sql"):
+            raise TransformError(f"models/{item.name}: a model belongs in a layer folder")
+        if not item.is_dir():
+            continue  # README.md
+        if item.name not in LAYERS:
+            raise TransformError(f"models/{item.name}/: not a layer folder ({', '.join(LAYERS)})")
+        files += [
+            (item.name, n, s) for n, s in _sql_files(f"models/{item.name}", _MODEL_NAME).items()
+        ]
+    found: dict[str, tuple[str, str]] = {}
+    for layer, name, sql in sorted(files, key=lambda f: list(LAYERS).index(f[0])):
+        if name in found:
+            raise TransformError(f"model {name} is in models/{found[name][0]}/ and models/{layer}/")
+        found[name] = (layer, sql)
+    for name, (layer, _) in found.items():
+        if not name.startswith(LAYERS[layer]):
+            prefixes = " or ".join(LAYERS[layer])
+            raise TransformError(f"models/{layer}/{name}.sql: name must start {prefixes}")
+    return found
+
+
+def _check(found: dict[str, Model]) -> None:
+    """Models read only their own or earlier layers; every delta has its mart."""
+    rank = list(LAYERS).index
+    for model in found.values():
+        later = sorted(d for d in model.depends_on if rank(found[d].layer) > rank(model.layer))
+        if later:
+            raise TransformError(f"{model.layer} model {model.name} reads later models {later}")
+    for table, name in DELTA_MODELS.items():
+        if name not in found or found[name].layer != "marts":
+            raise TransformError(f"delta {table}: no mart model models/marts/{name}.sql")
+
+
 @functools.cache
 def models() -> tuple[Model, ...]:
-    """Every model, each after the models it reads."""
-    files = _sql_files("models", _MODEL_NAME)
+    """Every model, each after the models it reads (layer by layer where that allows)."""
+    files = _model_files()
+    deltas = set(DELTA_MODELS.values())
     found = {
-        name: Model(name, sql, frozenset(_reads(sql) & files.keys())) for name, sql in files.items()
+        name: Model(
+            name,
+            layer,
+            sql,
+            frozenset(_reads(sql) & files.keys()),
+            view=name in deltas or _VIEW.search(sql) is not None,
+        )
+        for name, (layer, sql) in files.items()
     }
+    _check(found)
+    rank = list(LAYERS).index
     ordered: list[Model] = []
     done: set[str] = set()
     while len(ordered) < len(found):
-        ready = sorted(n for n, m in found.items() if n not in done and m.depends_on <= done)
+        ready = sorted(
+            (n for n, m in found.items() if n not in done and m.depends_on <= done),
+            key=lambda n: (rank(found[n].layer), n),
+        )
         if not ready:
             raise TransformError(f"models form a cycle: {sorted(found.keys() - done)}")
         ordered.extend(found[n] for n in ready)
@@ -154,10 +221,11 @@ def _register(
 
 
 def _fetch(con: duckdb.DuckDBPyConnection, name: str) -> pa.Table:
+    """The delta of warehouse table ``name``, read from its mart model."""
     spec = TABLES[name]
     schema = arrow_schema(spec)
     order = ", ".join(_ORDER.get(name, spec.key))
-    query = f"select {', '.join(spec.column_names)} from {name} order by {order}"
+    query = f"select {', '.join(spec.column_names)} from {DELTA_MODELS[name]} order by {order}"
     table = con.sql(query).to_arrow_table()
     columns = [table.column(f.name).cast(f.type) for f in schema]
     result = pa.Table.from_arrays(columns, schema=schema)
@@ -221,7 +289,7 @@ def transform_day(
         con.execute("set TimeZone = 'UTC'")
         _register(con, inputs, business_date, run_id, hash_key)
         for model in models():
-            kind = "view" if model.name in DELTA_SOURCES else "table"  # deltas: read once
+            kind = "view" if model.view else "table"
             try:
                 con.execute(f"create {kind} {model.name} as\n{model.sql}")
             except duckdb.Error as exc:

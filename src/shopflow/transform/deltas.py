@@ -18,6 +18,14 @@ DELTA_SOURCES: dict[str, str | None] = {
 }
 """Delta table -> the source it comes from (None: every source)."""
 
+_MART_NAMES = {"quarantine": "fct_quarantine"}
+DELTA_MODELS: dict[str, str] = {name: _MART_NAMES.get(name, name) for name in DELTA_SOURCES}
+"""Delta table -> the mart model (``models/marts/``) that produces it.
+
+Marts carry a ``dim_``/``fct_`` prefix; the warehouse table ``quarantine`` has none, so its
+model is ``fct_quarantine``. Every other delta has its table's name.
+"""
+
 
 @dataclass(frozen=True)
 class Deltas:

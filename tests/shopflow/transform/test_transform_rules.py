@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import json
+import shutil
 from datetime import UTC, date, datetime, timedelta, timezone
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
@@ -18,14 +21,16 @@ from shopflow.sources.products import PRODUCTS_SCHEMA
 from shopflow.sources.quarantine import QUARANTINE_SCHEMA
 from shopflow.sources.result import ReconciliationError
 from shopflow.sources.sales import TABLES as SALES
+from shopflow.transform import build
 from shopflow.transform.build import (
+    LAYERS,
     TransformError,
     derive_statements,
     models,
     split_statements,
     transform_day,
 )
-from shopflow.transform.deltas import Deltas
+from shopflow.transform.deltas import DELTA_MODELS, Deltas
 from shopflow.transform.hashing import email_hashes
 from shopflow.transform.inputs import StagedDay, StagedSource
 from shopflow.warehouse.arrow import arrow_schema
@@ -449,7 +454,92 @@ def test_models_run_after_the_models_they_read() -> None:
     for model in models():
         assert model.depends_on <= seen, model.name
         seen.add(model.name)
-    assert {"dim_customer", "dim_product", "fct_order_line", "quarantine"} <= set(names)
+    assert {"dim_customer", "dim_product", "fct_order_line", "fct_quarantine"} <= set(names)
+    assert len(names) == len(set(names))
+
+
+def test_models_sit_in_their_layer_and_the_deltas_are_mart_views() -> None:
+    found = {m.name: m for m in models()}
+    assert {m.layer for m in found.values()} == set(LAYERS) == {"staging", "intermediate", "marts"}
+    rank = list(LAYERS).index
+    for model in found.values():
+        assert model.name.startswith(LAYERS[model.layer]), model.name
+        assert all(rank(found[d].layer) <= rank(model.layer) for d in model.depends_on)
+    assert DELTA_MODELS["quarantine"] == "fct_quarantine"
+    for table, name in DELTA_MODELS.items():
+        assert found[name].layer == "marts" and found[name].view, table
+    for model in found.values():
+        marked = "-- materialized: view" in model.sql.splitlines()
+        assert model.view == (marked or model.name in DELTA_MODELS.values()), model.name
+    assert not any(m.view for m in found.values() if m.layer == "staging")
+
+
+@pytest.fixture
+def model_tree(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A copy of the package's models/ that model discovery reads instead."""
+    package = Path(build.__file__).parent
+    shutil.copytree(package / "models", tmp_path / "models")
+    monkeypatch.setattr(build, "_folder", lambda *parts: tmp_path.joinpath(*parts))
+    return tmp_path / "models"
+
+
+def test_model_discovery_reads_the_layer_folders(model_tree: Path) -> None:
+    (model_tree / "intermediate" / "int_extra.sql").write_text(
+        "-- materialized: view\nselect * from stg_orders\n"
+    )
+    found = {m.name: m for m in build.models.__wrapped__()}
+    assert set(found) == {m.name for m in models()} | {"int_extra"}
+    assert found["int_extra"].view and found["int_extra"].depends_on == {"stg_orders"}
+
+
+@pytest.mark.parametrize(
+    ("path", "sql", "message"),
+    [
+        ("stg_loose.sql", "select 1 as x", "belongs in a layer folder"),
+        ("macros/stg_m.sql", "select 1 as x", "not a layer folder"),
+        ("staging/int_early.sql", "select 1 as x", "name must start stg_"),
+        ("marts/int_late.sql", "select 1 as x", "name must start dim_ or fct_"),
+        ("marts/stg_orders.sql", "select 1 as x", "is in models/staging/ and models/marts/"),
+        ("staging/stg_ahead.sql", "select * from int_rejects", "reads later models"),
+        ("marts/fct_quarantine.sql", None, "delta quarantine: no mart model"),
+    ],
+)
+def test_model_discovery_refuses_misplaced_models(
+    model_tree: Path, path: str, sql: str | None, message: str
+) -> None:
+    target = model_tree / path
+    if sql is None:
+        target.unlink()
+    else:
+        target.parent.mkdir(exist_ok=True)
+        target.write_text(sql + "\n")
+    with pytest.raises(TransformError, match=message):
+        build.models.__wrapped__()
+
+
+def test_rejects_keep_the_staged_record_and_drops_count_per_source() -> None:
+    deltas = run(
+        sales=sales(
+            customers=[customer(1, "a@b.c"), customer(1, "a@b.c", "2024-03-10T07:00")],
+            orders=[
+                order(5, 1, "2024-03-10T01:00", updated="2024-03-10T02:00"),
+                order(5, 1, "2024-03-10T01:00"),
+            ],
+            items=[item(5, 1, 1, "1.00"), item(9, 1, 2, "3.50", product="p7")],
+        )
+    )
+    (reject,) = deltas.quarantine.to_pylist()
+    assert (reject["source"], reject["record_key"]) == ("sales", "order_items/9/1")
+    assert json.loads(reject["raw"]) == {
+        "order_id": 9, "line_no": 1, "product_id": "p7", "quantity": 2, "unit_price": 3.5,
+    }  # fmt: skip
+    (audit,) = deltas.audit
+    assert (audit.rows_in, audit.rows_loaded, audit.rows_duplicate, audit.rows_quarantined) == (
+        6,
+        3,
+        2,
+        1,
+    )
 
 
 def test_derive_statements_are_portable() -> None:

@@ -5,7 +5,7 @@
 -- include the session's old and new session_date: both are the date of its earliest
 -- event, before and after the load, and events are never removed.
 create temp table tmp_affected_dates as
-with
+with recursive
 
 changed_interactions as (
     select
@@ -25,27 +25,19 @@ touch_dates as (
     where type in ('email_click', 'sms_click', 'push_open')
 ),
 
-touch_windows as (
-    select cast(interaction_date + interval '1 day' as date) as activity_date
+-- The 7 dates after each touch date, a day a step: a recursive CTE, because derive also
+-- runs on Redshift, where generate_series cannot feed a table (models/README.md).
+touch_windows (activity_date, days_left) as (
+    select
+        cast(interaction_date + interval '1 day' as date) as activity_date,
+        6 as days_left
     from touch_dates
     union all
-    select cast(interaction_date + interval '2 days' as date) as activity_date
-    from touch_dates
-    union all
-    select cast(interaction_date + interval '3 days' as date) as activity_date
-    from touch_dates
-    union all
-    select cast(interaction_date + interval '4 days' as date) as activity_date
-    from touch_dates
-    union all
-    select cast(interaction_date + interval '5 days' as date) as activity_date
-    from touch_dates
-    union all
-    select cast(interaction_date + interval '6 days' as date) as activity_date
-    from touch_dates
-    union all
-    select cast(interaction_date + interval '7 days' as date) as activity_date
-    from touch_dates
+    select
+        cast(activity_date + interval '1 day' as date) as activity_date,
+        days_left - 1 as days_left
+    from touch_windows
+    where days_left > 0
 ),
 
 dates as (

@@ -47,39 +47,21 @@ ranked as (
                 event_id asc
         ) as campaign_rank
     from tmp_session_events
-),
-
-final as (
-    select
-        session_id,
-        cast(min(event_ts) as date) as session_date,
-        max(case when customer_rank = 1 then customer_id end) as customer_id,
-        min(event_ts) as started_at,
-        max(event_ts) as ended_at,
-        count(*) as events,
-        sum(case when event_type = 'page_view' then 1 else 0 end) as page_views,
-        sum(case when event_type = 'product_view' then 1 else 0 end) as product_views,
-        sum(case when event_type = 'add_to_cart' then 1 else 0 end) as add_to_carts,
-        sum(case when event_type = 'checkout_start' then 1 else 0 end) as checkouts,
-        sum(case when event_type = 'purchase' then 1 else 0 end) as purchases,
-        max(case when event_rank = 1 then device end) as device,
-        max(case when campaign_rank = 1 then utm_campaign end) as utm_campaign
-    from ranked
-    group by session_id
 )
 
 select
     session_id,
-    session_date,
-    customer_id,
-    started_at,
-    ended_at,
-    events,
-    page_views,
-    product_views,
-    add_to_carts,
-    checkouts,
-    purchases,
-    device,
-    utm_campaign
-from final;
+    cast(min(event_ts) as date) as session_date,
+    max(case when customer_rank = 1 then customer_id end) as customer_id,
+    min(event_ts) as started_at,
+    max(event_ts) as ended_at,
+    count(*) as events,
+    sum(case when event_type = 'page_view' then 1 else 0 end) as page_views,
+    sum(case when event_type = 'product_view' then 1 else 0 end) as product_views,
+    sum(case when event_type = 'add_to_cart' then 1 else 0 end) as add_to_carts,
+    sum(case when event_type = 'checkout_start' then 1 else 0 end) as checkouts,
+    sum(case when event_type = 'purchase' then 1 else 0 end) as purchases,
+    max(case when event_rank = 1 then device end) as device,
+    max(case when campaign_rank = 1 then utm_campaign end) as utm_campaign
+from ranked
+group by session_id;

@@ -143,60 +143,41 @@ daily_keys as (
         activity_date,
         customer_id
     from daily_interactions
-),
-
-final as (
-    select
-        daily_keys.activity_date,
-        daily_keys.customer_id,
-        coalesce(daily_orders.orders, 0) as orders,
-        coalesce(daily_orders.items, 0) as items,
-        coalesce(daily_orders.revenue_usd, 0) as revenue_usd,
-        coalesce(daily_sessions.sessions, 0) as sessions,
-        coalesce(daily_events.page_views, 0) as page_views,
-        coalesce(daily_events.product_views, 0) as product_views,
-        coalesce(daily_events.add_to_carts, 0) as add_to_carts,
-        coalesce(daily_interactions.interactions, 0) as interactions,
-        coalesce(daily_interactions.email_opens, 0) as email_opens,
-        coalesce(daily_interactions.email_clicks, 0) as email_clicks,
-        coalesce(daily_orders.orders, 0) > 0 as converted,
-        last_touches.campaign_id as attributed_campaign_id
-    from daily_keys
-    left join daily_orders
-        on
-            daily_keys.activity_date = daily_orders.activity_date
-            and daily_keys.customer_id = daily_orders.customer_id
-    left join daily_sessions
-        on
-            daily_keys.activity_date = daily_sessions.activity_date
-            and daily_keys.customer_id = daily_sessions.customer_id
-    left join daily_events
-        on
-            daily_keys.activity_date = daily_events.activity_date
-            and daily_keys.customer_id = daily_events.customer_id
-    left join daily_interactions
-        on
-            daily_keys.activity_date = daily_interactions.activity_date
-            and daily_keys.customer_id = daily_interactions.customer_id
-    left join last_touches
-        on
-            daily_keys.activity_date = last_touches.activity_date
-            and daily_keys.customer_id = last_touches.customer_id
 )
 
 select
-    activity_date,
-    customer_id,
-    orders,
-    items,
-    revenue_usd,
-    sessions,
-    page_views,
-    product_views,
-    add_to_carts,
-    interactions,
-    email_opens,
-    email_clicks,
-    converted,
-    attributed_campaign_id
-from final;
+    daily_keys.activity_date,
+    daily_keys.customer_id,
+    coalesce(daily_orders.orders, 0) as orders,
+    coalesce(daily_orders.items, 0) as items,
+    coalesce(daily_orders.revenue_usd, 0) as revenue_usd,
+    coalesce(daily_sessions.sessions, 0) as sessions,
+    coalesce(daily_events.page_views, 0) as page_views,
+    coalesce(daily_events.product_views, 0) as product_views,
+    coalesce(daily_events.add_to_carts, 0) as add_to_carts,
+    coalesce(daily_interactions.interactions, 0) as interactions,
+    coalesce(daily_interactions.email_opens, 0) as email_opens,
+    coalesce(daily_interactions.email_clicks, 0) as email_clicks,
+    coalesce(daily_orders.orders, 0) > 0 as converted,
+    last_touches.campaign_id as attributed_campaign_id
+from daily_keys
+left join daily_orders
+    on
+        daily_keys.activity_date = daily_orders.activity_date
+        and daily_keys.customer_id = daily_orders.customer_id
+left join daily_sessions
+    on
+        daily_keys.activity_date = daily_sessions.activity_date
+        and daily_keys.customer_id = daily_sessions.customer_id
+left join daily_events
+    on
+        daily_keys.activity_date = daily_events.activity_date
+        and daily_keys.customer_id = daily_events.customer_id
+left join daily_interactions
+    on
+        daily_keys.activity_date = daily_interactions.activity_date
+        and daily_keys.customer_id = daily_interactions.customer_id
+left join last_touches
+    on
+        daily_keys.activity_date = last_touches.activity_date
+        and daily_keys.customer_id = last_touches.customer_id;

@@ -21,6 +21,7 @@ final as (
         rate_date,
         currency,
         usd_per_unit,
+        'sales' as source,
         'fx_rates/' || coalesce(cast(rate_date as varchar), '')
         || '/' || coalesce(currency, '') as record_key,
         rate_date is not null and currency is not null and key_rank > 1 as is_duplicate,

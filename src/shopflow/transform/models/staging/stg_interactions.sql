@@ -29,6 +29,7 @@ final as (
         channel,
         campaign_id,
         occurred_at,
+        'interactions' as source,
         'interactions/' || coalesce(interaction_id, '') as record_key,
         interaction_id is not null and key_rank > 1 as is_duplicate,
         case

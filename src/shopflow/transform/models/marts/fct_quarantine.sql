@@ -1,5 +1,5 @@
--- quarantine delta: what the extracts and the transform quarantined, stamped with the
--- run's business date and id.
+-- quarantine delta (the warehouse table quarantine, see models/README.md): what the extracts
+-- and the transform quarantined, stamped with the run's business date and id.
 with
 
 extracted as (

@@ -1,5 +1,6 @@
 -- fct_interaction delta: customer_id stays null here; derive resolves it against the
--- warehouse's dim_customer (rule 3).
+-- warehouse's dim_customer (rule 3). The staging columns without the helper ones, plus
+-- customer_id and interaction_date.
 with
 
 interactions as (
@@ -9,14 +10,9 @@ interactions as (
 
 final as (
     select
-        interaction_id,
-        email_hash,
+        * exclude (source, record_key, is_duplicate, reject_reason),
         cast(null as bigint) as customer_id,
-        occurred_at,
-        cast(occurred_at as date) as interaction_date,
-        type,
-        channel,
-        campaign_id
+        cast(occurred_at as date) as interaction_date
     from interactions
 )
 

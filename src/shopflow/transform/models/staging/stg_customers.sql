@@ -27,6 +27,7 @@ final as (
         country,
         created_at,
         updated_at,
+        'sales' as source,
         'customers/' || coalesce(cast(customer_id as varchar), '') as record_key,
         customer_id is not null and key_rank > 1 as is_duplicate,
         case

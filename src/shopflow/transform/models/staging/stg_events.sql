@@ -36,6 +36,7 @@ final as (
         device,
         utm_source,
         utm_campaign,
+        'clickstream' as source,
         'events/' || coalesce(event_id, '') as record_key,
         event_id is not null and key_rank > 1 as is_duplicate,
         case

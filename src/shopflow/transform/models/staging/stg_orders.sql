@@ -28,6 +28,7 @@ final as (
         currency,
         order_ts,
         updated_at,
+        'sales' as source,
         'orders/' || coalesce(cast(order_id as varchar), '') as record_key,
         order_id is not null and key_rank > 1 as is_duplicate,
         case

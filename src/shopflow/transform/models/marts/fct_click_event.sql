@@ -1,4 +1,5 @@
 -- fct_click_event delta: customer_id is the event's own (rule 6 attribution is derived).
+-- The staging columns without the helper ones, plus event_date.
 with
 
 events as (
@@ -8,17 +9,8 @@ events as (
 
 final as (
     select
-        event_id,
-        event_ts,
-        cast(event_ts as date) as event_date,
-        event_type,
-        session_id,
-        customer_id,
-        product_id,
-        order_id,
-        device,
-        utm_source,
-        utm_campaign
+        * exclude (source, record_key, is_duplicate, reject_reason),
+        cast(event_ts as date) as event_date
     from events
 )
 

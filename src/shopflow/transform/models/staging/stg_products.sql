@@ -32,15 +32,8 @@ ranked as (
 
 final as (
     select
-        product_id,
-        sku,
-        name,
-        category,
-        brand,
-        price,
-        currency,
-        active,
-        updated_at,
+        * exclude (price_raw, updated_at_raw, key_rank),
+        'products' as source,
         'products/' || coalesce(product_id, '') as record_key,
         product_id is not null and key_rank > 1 as is_duplicate,
         case

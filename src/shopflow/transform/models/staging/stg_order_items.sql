@@ -38,6 +38,7 @@ final as (
         product_id,
         quantity,
         unit_price,
+        'sales' as source,
         'order_items/' || coalesce(cast(order_id as varchar), '')
         || '/' || coalesce(cast(line_no as varchar), '') as record_key,
         order_id is not null and line_no is not null and key_rank > 1 as is_duplicate,
