@@ -88,6 +88,7 @@ def build_parser() -> argparse.ArgumentParser:
     up = dev_sub.add_parser("up", help="start the stand-ins (idempotent)")
     _add_stack_options(up)
     up.add_argument("--json", action="store_true")
+    up.add_argument("--no-airflow", action="store_true", help="only the stand-ins, no Airflow")
     dev_sub.add_parser("down", help="stop the stand-ins")
     st = dev_sub.add_parser("status", help="describe the stack and check its health")
     st.add_argument("--json", action="store_true")
@@ -96,9 +97,23 @@ def build_parser() -> argparse.ArgumentParser:
     gen.add_argument("--start", type=_date, required=True, metavar="YYYY-MM-DD")
     _add_generate_options(gen, days=1, scale=1.0)
 
-    run = sub.add_parser("run", help="run the DAG for one business date, in-process")
-    run.add_argument("--date", type=_date, required=True, metavar="YYYY-MM-DD")
+    run = sub.add_parser("run", help="trigger the DAG for business dates on the local Airflow")
+    which = run.add_mutually_exclusive_group(required=True)
+    which.add_argument("--date", type=_date, metavar="YYYY-MM-DD", help="one business date")
+    which.add_argument("--start", type=_date, metavar="YYYY-MM-DD", help="first of a range")
+    run.add_argument("--end", type=_date, metavar="YYYY-MM-DD", help="last of the range")
     run.add_argument("--full-refresh", action="store_true")
+    run.add_argument(
+        "--in-process", action="store_true", help="run with dag.test(), without the scheduler"
+    )
+
+    back = sub.add_parser("backfill", help="Airflow's backfill of business dates A..B")
+    back.add_argument("--start", type=_date, required=True, metavar="YYYY-MM-DD")
+    back.add_argument("--end", type=_date, required=True, metavar="YYYY-MM-DD")
+    back.add_argument(
+        "--reprocess", choices=("none", "failed", "completed"), default="none",
+        help="re-run dates that have a run already: none (default), failed ones, or all",
+    )  # fmt: skip
 
     demo = sub.add_parser("demo", help="stack up, recent days generated, the pipeline run")
     _add_stack_options(demo)
@@ -122,7 +137,12 @@ def _devstack(args: argparse.Namespace) -> int:
 
     home = shopflow_home()
     if args.action == "up":
-        info = stack.up(_stack_config(args))
+        cfg = _stack_config(args)
+        info = stack.up(cfg)
+        if not args.no_airflow:
+            from shopflow_local.airflow_runtime.processes import start_airflow
+
+            info["airflow_url"] = start_airflow(info, cfg.ports.airflow)
         print(json.dumps(info, indent=2) if args.json else _describe_up(info))
         return 0
     if args.action == "down":
@@ -147,6 +167,7 @@ def _describe_up(info: dict[str, Any]) -> str:
             f"  dynamodb   {info['dynamodb_endpoint']}  table {info['products_table']}",
             f"  smtp       {info['smtp_url']}  mailbox {info['mailbox']}",
             f"  warehouse  {info['warehouse_url']}",
+            f"  airflow    {info.get('airflow_url') or 'not started (--no-airflow)'}",
         ]
     )
 
@@ -157,7 +178,8 @@ def _describe_status(info: dict[str, Any]) -> str:
     lines = [f"{info['stack']} stack: {'up' if info['up'] else 'DOWN'}"]
     for name, comp in info["components"].items():
         state = "ok" if comp["healthy"] else "not running"
-        lines.append(f"  {name:<9} port {comp['port']:<6} {state}")
+        port = comp["port"] if comp["port"] is not None else "-"
+        lines.append(f"  {name:<21} port {port:<6} {state}")
     return "\n".join(lines)
 
 
@@ -174,9 +196,18 @@ def _generate(args: argparse.Namespace) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from shopflow_local.dag_runs import run_days
+    from shopflow_local.dag_runs import days_between, run_days
 
-    return run_days([args.date], full_refresh=args.full_refresh)
+    if args.date is not None and args.end is not None:
+        raise ShopflowError("--end goes with --start, not with --date")
+    days = [args.date] if args.date else days_between(args.start, args.end or args.start)
+    return run_days(days, full_refresh=args.full_refresh, in_process=args.in_process)
+
+
+def _backfill(args: argparse.Namespace) -> int:
+    from shopflow_local.dag_runs import backfill_days
+
+    return backfill_days(args.start, args.end, reprocess=args.reprocess)
 
 
 def _demo(args: argparse.Namespace) -> int:
@@ -188,7 +219,31 @@ def _demo(args: argparse.Namespace) -> int:
     )  # fmt: skip
 
 
-COMMANDS = {"devstack": _devstack, "generate": _generate, "run": _run, "demo": _demo}
+COMMANDS = {
+    "devstack": _devstack,
+    "generate": _generate,
+    "run": _run,
+    "backfill": _backfill,
+    "demo": _demo,
+}
+
+
+def _unexpected(exc: Exception) -> int:
+    """One line for the user; the traceback goes to ``$SHOPFLOW_HOME/run/cli-error.log``."""
+    import traceback
+
+    where = "the traceback could not be saved"
+    try:
+        log = shopflow_home() / "run" / "cli-error.log"
+        log.parent.mkdir(parents=True, exist_ok=True)
+        with open(log, "a") as handle:
+            handle.write("".join(traceback.format_exception(exc)) + "\n")
+        where = f"traceback in {log}"
+    except OSError:
+        pass
+    message = " ".join(str(exc).split())[:300]
+    print(f"shopflow: unexpected error: {type(exc).__name__}: {message} ({where})", file=sys.stderr)
+    return 1
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -197,14 +252,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return COMMANDS[args.command](args)
     except ShopflowError as exc:
-        print(f"shopflow: error: {exc}", file=sys.stderr)
+        print(f"shopflow: error: {' '.join(str(exc).split())}", file=sys.stderr)
         return 1
     except BrokenPipeError:  # e.g. `shopflow devstack status --json | head`
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
     except KeyboardInterrupt:
-        print("shopflow: interrupted", file=sys.stderr)
+        in_process = getattr(args, "in_process", False)
+        runs = args.command in {"run", "backfill", "demo"} and not in_process
+        note = " (a run already started goes on in Airflow: see its UI)" if runs else ""
+        print(f"shopflow: interrupted{note}", file=sys.stderr)
         return 130
+    except Exception as exc:  # a bug: still one line, never a traceback
+        return _unexpected(exc)
 
 
 if __name__ == "__main__":

@@ -1,19 +1,45 @@
-"""`shopflow run`: the DAG for business dates on the running local stack, via ``dag.test()``."""
+"""`shopflow run` and `shopflow backfill`: DAG runs on the local Airflow's scheduler.
+
+A run is triggered through the REST API (``conf = {"business_date": D}``, no
+logical date) and followed live; a backfill is Airflow's own (``POST
+/api/v2/backfills``): one run per cron tick, each processing the day before
+its tick, one at a time. ``--in-process`` runs a day through ``dag.test()``
+instead (airflow_runtime.dag_test), without the scheduler.
+"""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
-from datetime import date
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
+from shopflow.dates import scheduled_logical_date
+from shopflow.errors import ShopflowError
+from shopflow.names import DAG_ID
 from shopflow.run_report import report_key, report_lines
-from shopflow_local.airflow_runtime.dag_test import RunOutcome, run_business_date
+from shopflow_local.airflow_runtime import processes
+from shopflow_local.airflow_runtime.dag_test import run_business_date
+from shopflow_local.airflow_runtime.follow import follow_run
 from shopflow_local.airflow_runtime.home import airflow_env
+from shopflow_local.airflow_runtime.outcome import RunOutcome
+from shopflow_local.airflow_runtime.rest_client import AirflowClient
 from shopflow_local.devstack import stack
 from shopflow_local.devstack.aws_emulator import aws_client
 from shopflow_local.devstack.connections import airflow_environment
+from shopflow_local.devstack.process import read_pid
 from shopflow_local.home import shopflow_home
+
+Write = Callable[[str], None]
+REPROCESS = ("none", "failed", "completed")
+DAG_READY_TIMEOUT = 180.0
+
+
+def _print(line: str) -> None:
+    print(line, flush=True)
 
 
 def stack_airflow_env(info: dict[str, Any]) -> dict[str, str]:
@@ -21,11 +47,153 @@ def stack_airflow_env(info: dict[str, Any]) -> dict[str, str]:
     return airflow_env(airflow_environment(info))
 
 
+def read_report(info: dict[str, Any], day: date, run_id: str) -> dict[str, Any] | None:
+    """The run report the DAG's last task stored in staging, or None."""
+    from shopflow.staging import Staging
+
+    s3 = aws_client("s3", info["aws_endpoint"]) if info["staging_uri"].startswith("s3://") else None
+    staging = Staging.from_uri(info["staging_uri"], s3=s3)
+    raw = staging.get_document(report_key(day, run_id))
+    return None if raw is None else dict(json.loads(raw))
+
+
+def _print_outcome(info: dict[str, Any], outcome: RunOutcome, write: Write) -> None:
+    write(outcome.headline())
+    for line in outcome.error_lines():
+        write(line)
+    report = read_report(info, outcome.business_date, outcome.run_id)
+    if report is not None:
+        for line in report_lines(report):
+            write(line)
+    if outcome.url:
+        write(f"  UI: {outcome.url}")
+
+
+# The local Airflow, ready for runs
+def wait_for_dag(client: AirflowClient, home: Path, *, timeout: float = DAG_READY_TIMEOUT) -> None:
+    """Block until the DAG processor has registered the DAG; its import error otherwise."""
+    deadline = time.monotonic() + timeout
+    while True:
+        dag = client.dag()
+        broken = [
+            e for e in client.import_errors()
+            if dag is None or str(e.get("filename", "")).endswith(str(dag.get("relative_fileloc")))
+        ]  # fmt: skip
+        if broken:
+            trace = str(broken[0].get("stack_trace", "")).strip().splitlines() or ["?"]
+            raise ShopflowError(f"the DAG file {broken[0].get('filename')} fails: {trace[-1]}")
+        if dag is not None:
+            return
+        if time.monotonic() > deadline:
+            raise ShopflowError(
+                f"the DAG processor did not register {DAG_ID} within {timeout:.0f}s; "
+                f"see {home / 'run' / 'airflow-dag-processor.log'}"
+            )
+        processes.check_running(home)
+        time.sleep(1.0)
+
+
+def connect(info: dict[str, Any], write: Write = _print) -> AirflowClient:
+    """A client of the stack's Airflow (started if needed), the DAG registered and unpaused."""
+    home = Path(info["home"])
+    client = AirflowClient(processes.ensure_airflow(info))
+    try:
+        wait_for_dag(client, home)
+        if client.unpause():
+            write(f"unpaused {DAG_ID}")
+    except BaseException:
+        client.close()
+        raise
+    return client
+
+
+# shopflow run
+def trigger_day(
+    client: AirflowClient,
+    info: dict[str, Any],
+    day: date,
+    *,
+    full_refresh: bool = False,
+    write: Write = _print,
+    timeout: float | None = None,
+) -> RunOutcome:
+    """Trigger the run of one business date, follow it, print its outcome and report."""
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
+    run_id = f"shopflow_{day.isoformat()}_{stamp}"
+    conf = {"business_date": day.isoformat(), "full_refresh": full_refresh}
+    started = time.monotonic()
+    client.trigger(run_id, conf, note=f"shopflow run --date {day.isoformat()}")
+    write(f"{DAG_ID} {day.isoformat()}: triggered {run_id}")
+    outcome = follow_run(
+        client, run_id, day, started=started, write=write, timeout=timeout,
+        alive=lambda: processes.check_running(Path(info["home"])),
+    )  # fmt: skip
+    _print_outcome(info, outcome, write)
+    return outcome
+
+
 def run_dates(
+    days: Sequence[date],
+    *,
+    full_refresh: bool = False,
+    write: Write = _print,
+    timeout: float | None = None,
+) -> list[RunOutcome]:
+    """Run the DAG once per day through the scheduler, in order; stops at the first failure."""
+    info = stack.require_up(shopflow_home())
+    outcomes: list[RunOutcome] = []
+    with connect(info, write) as client:
+        for day in days:
+            outcomes.append(
+                trigger_day(
+                    client, info, day, full_refresh=full_refresh, write=write, timeout=timeout
+                )
+            )
+            if not outcomes[-1].ok:
+                break
+    return outcomes
+
+
+@contextmanager
+def scheduler_kept_out(info: dict[str, Any], write: Write = _print) -> Iterator[None]:
+    """The DAG paused on the running local scheduler while ``dag.test()`` uses the same DB.
+
+    Otherwise the scheduler would schedule the in-process run's tasks too (it
+    sees every run of an unpaused DAG) and the two would fight over them.
+    """
+    home = Path(info["home"])
+    if read_pid(home / "run" / f"{processes.NAME}.pid") is None:
+        yield
+        return
+    with AirflowClient(processes.base_url(processes.airflow_port(info))) as client:
+        active = client.dag_runs(state=["queued", "running"])
+        if active:
+            raise ShopflowError(
+                f"run {active[0]['dag_run_id']} is active on the local scheduler; "
+                "wait for it to end before an --in-process run"
+            )
+        paused = client.set_paused(True)
+        if paused:
+            write(f"paused {DAG_ID} on the local scheduler during the in-process run")
+        try:
+            yield
+        finally:
+            if paused:
+                client.set_paused(False)
+
+
+def run_dates_in_process(
     days: Sequence[date], *, full_refresh: bool = False, retries: int | None = None
 ) -> list[RunOutcome]:
-    """Run the DAG once per day, in the given order; stops at the first failed run."""
+    """Run the DAG once per day with ``dag.test()`` (no scheduler); stops at the first failure."""
     info = stack.require_up(shopflow_home())
+    with scheduler_kept_out(info):
+        return _in_process(info, days, full_refresh=full_refresh, retries=retries)
+
+
+def _in_process(
+    info: dict[str, Any], days: Sequence[date], *, full_refresh: bool, retries: int | None
+) -> list[RunOutcome]:
     env = stack_airflow_env(info)
     outcomes = []
     for day in days:
@@ -41,17 +209,127 @@ def run_dates(
     return outcomes
 
 
-def read_report(info: dict[str, Any], day: date, run_id: str) -> dict[str, Any] | None:
-    """The run report the DAG's last task stored in staging, or None."""
-    from shopflow.staging import Staging
-
-    s3 = aws_client("s3", info["aws_endpoint"]) if info["staging_uri"].startswith("s3://") else None
-    staging = Staging.from_uri(info["staging_uri"], s3=s3)
-    raw = staging.get_document(report_key(day, run_id))
-    return None if raw is None else dict(json.loads(raw))
+def days_between(start: date, end: date) -> list[date]:
+    """start .. end inclusive."""
+    if end < start:
+        raise ShopflowError(f"--end {end} is before --start {start}")
+    return [start + timedelta(days=i) for i in range((end - start).days + 1)]
 
 
-def run_days(days: Sequence[date], *, full_refresh: bool = False) -> int:
+def all_ok(outcomes: Sequence[RunOutcome], expected: int) -> bool:
+    """Every expected run happened and succeeded."""
+    return len(outcomes) == expected and all(o.ok for o in outcomes)
+
+
+def run_days(days: Sequence[date], *, full_refresh: bool = False, in_process: bool = False) -> int:
     """CLI entry: 0 when every run succeeded, 1 otherwise."""
-    outcomes = run_dates(days, full_refresh=full_refresh)
-    return 0 if outcomes and all(o.ok for o in outcomes) and len(outcomes) == len(days) else 1
+    if in_process:
+        outcomes = run_dates_in_process(days, full_refresh=full_refresh)
+    else:
+        outcomes = run_dates(days, full_refresh=full_refresh)
+    return 0 if all_ok(outcomes, len(days)) else 1
+
+
+# shopflow backfill
+def business_date_of(logical_date: datetime) -> date:
+    """The day a backfill (or scheduled) run processes: the UTC day before its cron tick."""
+    return (logical_date.astimezone(UTC) - timedelta(days=1)).date()
+
+
+def latest_backfill_date(now: datetime | None = None) -> date:
+    """The last business date whose cron tick (D+1 01:00 UTC) has passed."""
+    now = now or datetime.now(UTC)
+    day = now.date() - timedelta(days=1)
+    return day if scheduled_logical_date(day) < now else day - timedelta(days=1)
+
+
+def first_business_date(client: AirflowClient) -> date | None:
+    """The business date of the DAG's first cron tick (at or after its start_date)."""
+    details = client.request("GET", f"/dags/{DAG_ID}/details")
+    start = details.get("start_date")
+    if not start:
+        return None
+    start_at = datetime.fromisoformat(start)
+    day = start_at.astimezone(UTC).date() - timedelta(days=1)
+    return day if scheduled_logical_date(day) >= start_at else day + timedelta(days=1)
+
+
+def _backfill_run(client: AirflowClient, logical_date: datetime, timeout: float) -> str:
+    """The run id of the DAG run at logical_date (the backfill creates or clears it)."""
+    deadline = time.monotonic() + timeout
+    stamp = logical_date.astimezone(UTC).isoformat()
+    while True:
+        runs = client.dag_runs(logical_date_gte=stamp, logical_date_lte=stamp)
+        if runs:
+            return str(runs[0]["dag_run_id"])
+        if time.monotonic() > deadline:
+            raise ShopflowError(f"the backfill made no run for the tick {stamp}")
+        time.sleep(1.0)
+
+
+def backfill(
+    start: date,
+    end: date,
+    *,
+    reprocess: str = "none",
+    write: Write = _print,
+    timeout: float | None = None,
+) -> tuple[list[date], list[RunOutcome]]:
+    """Backfill business dates start..end: the dates it runs and each run's outcome, in order.
+
+    Business date D is the run of the cron tick D+1 01:00 UTC, so the backfill
+    goes from ``scheduled_logical_date(start)`` to ``scheduled_logical_date(end)``,
+    both inclusive. reprocess: which dates that already have a run (with that
+    logical date) run again: ``none``, ``failed`` or ``completed`` (every one).
+    """
+    if reprocess not in REPROCESS:
+        raise ShopflowError(f"--reprocess must be one of {', '.join(REPROCESS)}, got {reprocess!r}")
+    days_between(start, end)
+    latest = latest_backfill_date()
+    if end > latest:
+        raise ShopflowError(
+            f"{end} is not over yet for the schedule: its run is due at "
+            f"{scheduled_logical_date(end):%Y-%m-%d %H:%M} UTC; the latest date to backfill "
+            f"is {latest}"
+        )
+    info = stack.require_up(shopflow_home())
+    with connect(info, write) as client:
+        first = first_business_date(client)
+        if first is not None and start < first:
+            raise ShopflowError(f"{start} is before the first business date of {DAG_ID}, {first}")
+        ticks = (scheduled_logical_date(start), scheduled_logical_date(end))
+        planned = client.backfill_dry_run(*ticks, reprocess)
+        days = [business_date_of(tick) for tick in planned]
+        if not days:
+            write(
+                f"backfill {start} .. {end}: nothing to run, every date has a run already "
+                "(--reprocess failed or completed runs them again)"
+            )
+            return [], []
+        listed = ", ".join(d.isoformat() for d in days)
+        write(f"backfill {start} .. {end} (reprocess {reprocess}): {len(days)} run(s): {listed}")
+        created = client.create_backfill(*ticks, reprocess, max_active_runs=1)
+        write(f"  backfill {created['id']} created; one run at a time, oldest first")
+        outcomes = []
+        for tick, day in zip(planned, days, strict=True):
+            started = time.monotonic()
+            run_id = _backfill_run(client, tick, timeout=60.0)
+            write(f"{DAG_ID} {day.isoformat()}: backfill run {run_id}")
+            outcome = follow_run(
+                client, run_id, day, started=started, write=write, timeout=timeout,
+                alive=lambda: processes.check_running(Path(info["home"])),
+            )  # fmt: skip
+            _print_outcome(info, outcome, write)
+            outcomes.append(outcome)
+    failed = [o.business_date.isoformat() for o in outcomes if not o.ok]
+    write(
+        f"backfill {start} .. {end}: {len(outcomes) - len(failed)} of {len(outcomes)} run(s) "
+        "succeeded" + (f"; failed: {', '.join(failed)}" if failed else "")
+    )
+    return days, outcomes
+
+
+def backfill_days(start: date, end: date, *, reprocess: str = "none") -> int:
+    """CLI entry: 0 when every backfill run succeeded (or none was needed), 1 otherwise."""
+    days, outcomes = backfill(start, end, reprocess=reprocess)
+    return 0 if all_ok(outcomes, len(days)) else 1

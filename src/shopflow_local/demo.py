@@ -1,4 +1,4 @@
-"""`shopflow demo`: stack up, recent days generated, Airflow running the DAG, a summary."""
+"""`shopflow demo`: stack up, recent days generated, the scheduler running the DAG, a summary."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
+from shopflow.names import DAG_ID
 from shopflow_local.devstack import stack
 from shopflow_local.devstack.config import StackConfig
 from shopflow_local.devstack.seeding import generate_days, targets_of
@@ -87,8 +88,8 @@ def warehouse_table(info: dict[str, Any]) -> Table:
 
 
 def run_demo(cfg: StackConfig, *, days: int, scale: float, seed: int, progress: bool) -> int:
-    """Stack up, recent days generated, the DAG run for each, a summary and the UI address."""
-    from shopflow_local.airflow_runtime.processes import start_ui
+    """Stack up, recent days generated, a scheduler run for each, a summary and the UI address."""
+    from shopflow_local.airflow_runtime.processes import start_airflow
     from shopflow_local.dag_runs import run_dates
     from shopflow_local.devstack.generator import inventory
 
@@ -99,15 +100,16 @@ def run_demo(cfg: StackConfig, *, days: int, scale: float, seed: int, progress: 
     console.print(f"generating {window[0]} .. {window[-1]} at scale {scale} (seed {seed})")
     console.print(generate_days(info, window[0], days, scale=scale, seed=seed, progress=progress))
     console.print(inventory_table(inventory(targets_of(info))))
-    console.print("running shop_daily_etl for each day (Airflow dag.test) ...")
+    console.print("starting Airflow (API server, scheduler, DAG processor, triggerer) ...")
+    url = start_airflow(info, cfg.ports.airflow)
+    console.print(f"running {DAG_ID} for each day on the scheduler ({url}) ...")
     outcomes = run_dates(window)
     ok = len(outcomes) == len(window) and all(o.ok for o in outcomes)
     console.print(audit_table(info, window))
     console.print(warehouse_table(info))
-    url = start_ui(info, cfg.ports.airflow)
-    console.print(f"Airflow UI: [bold]{url}[/] (DAG shop_daily_etl; local admin, no login)")
+    console.print(f"Airflow UI: [bold]{url}[/] (DAG {DAG_ID}; local admin, no login)")
     console.print(f"Stop everything with: shopflow devstack down   (state in {cfg.home})")
     if not ok:
         failed = [o for o in outcomes if not o.ok]
-        console.print(f"[red]the run of {failed[0].business_date} failed[/]: {failed[0].log_path}")
+        console.print(f"[red]the run of {failed[0].business_date} failed[/]: {failed[0].url}")
     return 0 if ok else 1

@@ -1,19 +1,15 @@
 """The real scheduler: a triggered run fails on the API, then only its failed tasks re-run.
 
-A local Airflow (API server, scheduler with LocalExecutor, DAG processor) over an
-embedded stack on free ports. The marketing API simulator is told to answer 401,
-so `extract_interactions` fails for good at once (a rejected request is not
-retried); the fault is lifted and the run's failed tasks are cleared through the
-REST API, as an operator would in the UI. The tasks that had succeeded keep their
-first try.
+A local Airflow (API server, scheduler with LocalExecutor, DAG processor,
+triggerer) over an embedded stack on free ports. The marketing API simulator is
+told to answer 401, so `extract_interactions` fails for good at once (a rejected
+request is not retried); the fault is lifted and the run's failed tasks are
+cleared through the REST API, as an operator would in the UI. The tasks that had
+succeeded keep their first try.
 """
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from datetime import date
@@ -21,15 +17,9 @@ from typing import Any
 
 import httpx
 import pytest
+from airflow_stack import local_airflow
 
-from shopflow_local.airflow_runtime.home import airflow_env
-from shopflow_local.airflow_runtime.processes import local_settings, start_ui
-from shopflow_local.devstack import stack
-from shopflow_local.devstack.config import Ports, StackConfig
-from shopflow_local.devstack.connections import airflow_environment
-from shopflow_local.devstack.process import free_port
-from shopflow_local.devstack.seeding import generate_days
-from shopflow_local.home import shopflow_home
+from shopflow_local.dag_runs import connect
 
 pytestmark = pytest.mark.e2e
 
@@ -41,32 +31,9 @@ FINISHED = {"success", "failed"}
 
 @pytest.fixture(scope="module")
 def airflow(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
-    """An embedded stack holding DAY, with Airflow's UI, scheduler and DAG processor."""
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("SHOPFLOW_HOME", str(tmp_path_factory.mktemp("shopflow-home")))
-        home = shopflow_home()
-        ports = Ports(
-            api=free_port(), s3=free_port(), dynamodb=free_port(), smtp=free_port(),
-            airflow=free_port(),
-        )  # fmt: skip
-        try:
-            info = stack.up(StackConfig(home=home, stack="embedded", ports=ports))
-            generate_days(info, DAY, 1, scale=0.01, seed=42, progress=False)
-            info["airflow_url"] = start_ui(info, ports.airflow)
-            info["airflow_port"] = ports.airflow
-            yield info
-        finally:
-            stack.down(home)
-
-
-def _airflow_cli(info: dict[str, Any], *args: str) -> None:
-    env = {
-        **os.environ,
-        **airflow_env(airflow_environment(info)),
-        **local_settings(info["airflow_port"]),
-    }
-    subprocess.run([sys.executable, "-m", "airflow", *args], env=env, check=True,
-                   capture_output=True, timeout=120)  # fmt: skip
+    """An embedded stack holding DAY, with the local Airflow's four processes."""
+    with local_airflow(tmp_path_factory, DAY, 1) as info:
+        yield info
 
 
 def _tasks(info: dict[str, Any]) -> dict[str, dict[str, Any]]:
@@ -94,9 +61,8 @@ def _api_admin(info: dict[str, Any], method: str, path: str, body: Any = None) -
 
 def test_scheduler_reruns_only_the_failed_tasks(airflow: dict[str, Any]) -> None:
     _api_admin(airflow, "PUT", "/_admin/faults", {"always_fail": 401})
-    conf = json.dumps({"business_date": DAY.isoformat()})
-    _airflow_cli(airflow, "dags", "trigger", DAG, "--run-id", RUN_ID, "--conf", conf)
-    _airflow_cli(airflow, "dags", "unpause", DAG)
+    with connect(airflow, write=lambda line: None) as client:  # DAG registered and unpaused
+        client.trigger(RUN_ID, {"business_date": DAY.isoformat()})
 
     assert _wait_for_run(airflow) == "failed"
     first = _tasks(airflow)

@@ -47,7 +47,6 @@ import tempfile
 import time
 import traceback
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -56,47 +55,10 @@ from shopflow.dates import parse_date, scheduled_logical_date
 from shopflow.errors import ShopflowError
 from shopflow.names import DAG_ID
 from shopflow_local.airflow_runtime.home import airflow_env, migrate_db
+from shopflow_local.airflow_runtime.outcome import FINE_STATES, RunOutcome
 
 MODULE = "shopflow_local.airflow_runtime.dag_test"
-FINE_STATES = frozenset({"success", "skipped"})
 EXIT_OK, EXIT_FAILED, EXIT_ERROR = 0, 1, 2
-
-
-@dataclass(frozen=True)
-class RunOutcome:
-    """How one run of the DAG for one business date ended."""
-
-    business_date: date
-    run_id: str
-    state: str
-    tasks: dict[str, str] = field(default_factory=dict)
-    log_path: Path | None = None
-    seconds: float = 0.0
-
-    @property
-    def ok(self) -> bool:
-        """The run succeeded and every task ended success or skipped."""
-        return (
-            self.state == "success"
-            and bool(self.tasks)
-            and all(s in FINE_STATES for s in self.tasks.values())
-        )
-
-    @property
-    def failed_tasks(self) -> list[str]:
-        """Task ids whose state is not success or skipped."""
-        return [task_id for task_id, s in self.tasks.items() if s not in FINE_STATES]
-
-    def summary(self) -> str:
-        """A few human lines: the run, then one line per task."""
-        lines = [
-            f"{DAG_ID} {self.business_date.isoformat()}: {self.state} "
-            f"({self.seconds:.1f}s, run_id {self.run_id})"
-        ]
-        lines += [f"  {state:<16} {task_id}" for task_id, state in self.tasks.items()]
-        if not self.ok and self.log_path is not None:
-            lines.append(f"  log: {self.log_path}")
-        return "\n".join(lines)
 
 
 def _source_root() -> str:
@@ -259,7 +221,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         result = {"error": str(exc)}
     except Exception as exc:
         traceback.print_exc()
-        result = {"error": f"the run failed unexpectedly: {type(exc).__name__}: {exc}"}
+        first = (str(exc).strip().splitlines() or [""])[0][:300]
+        result = {"error": f"the run failed unexpectedly: {type(exc).__name__}: {first}"}
     if args.result_file is not None:
         args.result_file.write_text(json.dumps(result))
     if "error" in result:

@@ -1,11 +1,15 @@
-"""A local Airflow over the metadata DB: API server (web UI), scheduler, DAG processor.
+"""The local Airflow over the metadata DB: API server (UI), scheduler, DAG processor, triggerer.
 
-Runs made with ``shopflow run`` (``dag.test()``) are stored in that DB, so the UI
-shows their task states, logs and the DAG's documentation. The scheduler
-(LocalExecutor) and the DAG processor make the UI's actions real: unpause the
-DAG to let it run daily at 01:00 UTC, clear a run's failed tasks to re-run only
-those. The DAG starts paused. Local only: the simple auth manager lets everyone
-in as admin.
+``shopflow devstack up`` (or the first command that needs Airflow) starts them
+as background processes beside the stand-ins, with the stack's connections and
+variables in their environment. The scheduler runs tasks with the
+LocalExecutor; the API server serves the UI, the public REST API that
+``shopflow run`` and ``shopflow backfill`` drive, and the Execution API the
+tasks talk to. Local only: the simple auth manager lets everyone in as admin.
+
+``[scheduler] use_job_schedule`` is off: the stack holds only the generated
+days, and an unpaused DAG would otherwise start the run of its latest cron tick
+(yesterday) at once. Runs come from ``shopflow run``/``backfill`` and the UI.
 """
 
 from __future__ import annotations
@@ -17,44 +21,74 @@ from typing import Any
 from shopflow.errors import ShopflowError
 from shopflow_local.airflow_runtime.home import airflow_env, migrate_db
 from shopflow_local.devstack import stack
+from shopflow_local.devstack.config import Ports
 from shopflow_local.devstack.connections import airflow_environment
 from shopflow_local.devstack.process import port_open, read_pid, start_background, wait_for_port
 
 NAME = "airflow"
-DAEMONS = {"airflow-scheduler": "scheduler", "airflow-dag-processor": "dag-processor"}
-"""Process name -> ``airflow`` subcommand, started beside the API server."""
+"""The API server's process name (pid file, log) and its port's name in the stack state."""
+DAEMONS = {
+    "airflow-scheduler": ("scheduler", "--skip-serve-logs"),
+    "airflow-dag-processor": ("dag-processor",),
+    "airflow-triggerer": ("triggerer", "--skip-serve-logs"),
+}
+"""Process name -> ``airflow`` subcommand, started beside the API server.
+
+No log servers (``--skip-serve-logs``): the API server reads the task logs from
+the shared log folder, and the log servers' fixed ports would collide between
+two local stacks.
+"""
+
+
+def base_url(port: int) -> str:
+    """The UI's address."""
+    return f"http://127.0.0.1:{port}"
 
 
 def local_settings(port: int) -> dict[str, str]:
-    """Settings of the local Airflow processes (UI port, executor, execution API)."""
+    """Settings of the local Airflow processes (UI address, executor, execution API)."""
     return {
         "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS": "True",
         "AIRFLOW__API__HOST": "127.0.0.1",
         "AIRFLOW__API__PORT": str(port),
+        # Links in task logs and alert e-mails (TaskInstance.log_url) point here.
+        "AIRFLOW__API__BASE_URL": base_url(port),
         "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
         "AIRFLOW__CORE__PARALLELISM": "4",
-        "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"http://127.0.0.1:{port}/execution/",
+        "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"{base_url(port)}/execution/",
+        "AIRFLOW__SCHEDULER__USE_JOB_SCHEDULE": "False",
     }
 
 
-def start_ui(info: dict[str, Any], port: int, *, timeout: float = 180.0) -> str:
-    """Start the API server, scheduler and DAG processor (idempotent); record the UI address."""
+def airflow_port(info: dict[str, Any]) -> int:
+    """The Airflow UI port of the stack: where it runs, else where `up` planned it."""
+    port = info.get("ports", {}).get(NAME) or info.get("airflow_port") or Ports().airflow
+    return int(port)
+
+
+def process_env(info: dict[str, Any], port: int) -> dict[str, str]:
+    """The environment of every local Airflow process of the stack."""
+    return {**airflow_env(airflow_environment(info)), **local_settings(port)}
+
+
+def start_airflow(info: dict[str, Any], port: int, *, timeout: float = 180.0) -> str:
+    """Start whichever of the four processes is not running; record and return the UI address."""
     home = Path(info["home"])
     run_dir = home / "run"
-    url = f"http://127.0.0.1:{port}"
-    env = {**airflow_env(airflow_environment(info)), **local_settings(port)}
+    url = base_url(port)
+    env = process_env(info, port)
     if read_pid(run_dir / f"{NAME}.pid") is None:
         if port_open(port):
             raise ShopflowError(
-                f"port {port} for the Airflow UI is in use by another program; "
-                "choose another with --airflow-port"
+                f"port {port} for the Airflow UI is in use by another program; choose "
+                "another with `shopflow devstack up --airflow-port N` (or `demo --airflow-port N`)"
             )
         migrate_db(env)
         argv = [sys.executable, "-m", "airflow", "api-server", "--port", str(port)]
         start_background(NAME, argv, run_dir=run_dir, env=env)
     for name, command in DAEMONS.items():
         if read_pid(run_dir / f"{name}.pid") is None:
-            argv = [sys.executable, "-m", "airflow", command]
+            argv = [sys.executable, "-m", "airflow", *command]
             start_background(name, argv, run_dir=run_dir, env=env)
     try:
         wait_for_port(port, timeout=timeout)
@@ -64,3 +98,25 @@ def start_ui(info: dict[str, Any], port: int, *, timeout: float = 180.0) -> str:
         ) from None
     stack.record_component(home, NAME, port, url_key="airflow_url", url=url)
     return url
+
+
+def ensure_airflow(info: dict[str, Any]) -> str:
+    """The UI address of the stack's Airflow, started first if any process is down."""
+    run_dir = Path(info["home"]) / "run"
+    port = airflow_port(info)
+    names = (NAME, *DAEMONS)
+    if all(read_pid(run_dir / f"{name}.pid") for name in names) and port_open(port):
+        return base_url(port)
+    return start_airflow(info, port)
+
+
+def check_running(home: Path) -> None:
+    """Raise when a local Airflow process has died (a run would never progress)."""
+    run_dir = home / "run"
+    for name in (NAME, *DAEMONS):
+        if read_pid(run_dir / f"{name}.pid") is None:
+            label = "api-server" if name == NAME else name.removeprefix("airflow-")
+            raise ShopflowError(
+                f"the local Airflow's {label} is not running (see {run_dir / (name + '.log')}); "
+                "`shopflow devstack up` restarts it"
+            )

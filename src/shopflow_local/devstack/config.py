@@ -41,7 +41,8 @@ class Ports:
 
     def validate(self) -> None:
         """Reject ports outside 1..65535 and stand-ins sharing a port."""
-        own = {"api": self.api, "s3": self.s3, "dynamodb": self.dynamodb, "smtp": self.smtp}
+        own = {"api": self.api, "s3": self.s3, "dynamodb": self.dynamodb, "smtp": self.smtp,
+               "airflow": self.airflow}  # fmt: skip
         for name, port in {**own, "mysql": self.mysql, "postgres": self.postgres}.items():
             if not 0 < port < 65536:
                 raise ShopflowError(f"--{name}-port must be within 1..65535, got {port}")

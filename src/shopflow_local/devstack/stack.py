@@ -30,6 +30,9 @@ from shopflow_local.devstack.process import (
 STATE_FILE = "stack.json"
 ENV_FILE = "airflow-connections.env"
 COMPONENTS = ("api", "s3", "dynamodb", "smtp")
+AIRFLOW_UI = "airflow"
+AIRFLOW_DAEMONS = ("airflow-scheduler", "airflow-dag-processor", "airflow-triggerer")
+"""The local Airflow (airflow_runtime.processes): its API server, then its portless daemons."""
 
 
 @dataclass(frozen=True)
@@ -100,6 +103,7 @@ def describe(cfg: StackConfig) -> dict[str, Any]:
         "api_data_dir": str(cfg.api_data_dir),
         "hash_key": cfg.hash_key,
         "airflow_url": None,
+        "airflow_port": cfg.ports.airflow,
         "ports": {c.name: c.port for c in _components(cfg)},
     }
 
@@ -138,9 +142,10 @@ def up(cfg: StackConfig) -> dict[str, Any]:
     for component in _components(cfg):
         _ensure_running(component, cfg.run_dir)
     info = describe(cfg)
-    if current is not None and read_pid(cfg.run_dir / "airflow.pid") is not None:
+    if current is not None and read_pid(cfg.run_dir / f"{AIRFLOW_UI}.pid") is not None:
         info["airflow_url"] = current.get("airflow_url")
-        info["ports"]["airflow"] = current["ports"].get("airflow")
+        info["airflow_port"] = current["ports"].get(AIRFLOW_UI, cfg.ports.airflow)
+        info["ports"][AIRFLOW_UI] = info["airflow_port"]
     aws_emulator.ensure_bucket(info["aws_endpoint"], cfg.bucket)
     aws_emulator.ensure_products_table(info["dynamodb_endpoint"], cfg.products_table)
     state_path = cfg.home / STATE_FILE
@@ -163,8 +168,8 @@ def record_component(home: Path, name: str, port: int, *, url_key: str, url: str
 def down(home: Path) -> list[str]:
     """Stop every stand-in of the stack in home; returns the names that were running."""
     run_dir = home / "run"
-    airflow = ("airflow", "airflow-scheduler", "airflow-dag-processor")
-    stopped = [name for name in (*COMPONENTS, *airflow) if stop_background(name, run_dir=run_dir)]
+    airflow = (*AIRFLOW_DAEMONS, AIRFLOW_UI)  # the scheduler ends its running tasks first
+    stopped = [name for name in (*airflow, *COMPONENTS) if stop_background(name, run_dir=run_dir)]
     stopped += aws_emulator.stop_all(run_dir)
     return sorted(set(stopped))
 
@@ -191,6 +196,10 @@ def status(home: Path) -> dict[str, Any]:
     for name, port in info["ports"].items():
         pid = read_pid(home / "run" / f"{name}.pid")
         health[name] = {"pid": pid, "port": port, "healthy": pid is not None and port_open(port)}
+    if AIRFLOW_UI in info["ports"]:
+        for name in AIRFLOW_DAEMONS:
+            pid = read_pid(home / "run" / f"{name}.pid")
+            health[name] = {"pid": pid, "port": None, "healthy": pid is not None}
     info["components"] = health
     info["up"] = all(c["healthy"] for c in health.values()) and databases.reachable(info)
     return info
