@@ -1,12 +1,14 @@
-"""Alerts for the person on call: one e-mail per failed run, one per run over its time budget.
+"""Alerts for the person on call: one e-mail per failed run, a run over its time budget included.
 
 A failing task records its one-line error and tries in XCom (``record_task_failure``,
 the tasks' ``on_failure_callback``: it runs once, when no retry is left), the report
 task publishes its summary in XCom, and the DAG's ``on_failure_callback``
 (``alert_run_failed``, run once per failed run by the DAG processor) gathers both
-into a single message sent through the ``smtp_default`` connection. ``alert_run_late``
-is the deadline callback (run by the triggerer). Nothing here reads a secret: the
-messages hold task ids, error lines, counts and check details.
+into a single message sent through the ``smtp_default`` connection. A run that
+outlives the DAG's ``dagrun_timeout`` (its time budget) is failed by the scheduler,
+its unfinished tasks skipped, and alerts the same way (reason ``timed_out``).
+Nothing here reads a secret: the messages hold task ids, error lines, counts and
+check details.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ import html
 import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
 from shopflow.names import (
@@ -33,6 +35,8 @@ ERROR_XCOM_KEY = "shopflow_error"
 REPORT_XCOM_KEY = "shopflow_report"
 REPORT_TASK = "report"
 MAX_ERROR_CHARS = 300
+TIMED_OUT = "timed_out"
+"""The reason Airflow gives a DAG callback when the run outlived its ``dagrun_timeout``."""
 
 
 @dataclass(frozen=True)
@@ -81,33 +85,37 @@ def compose_failure_alert(
     report: Mapping[str, Any] | None,
     url: str,
     reason: str | None = None,
+    stopped: Sequence[str] = (),
+    budget: timedelta | None = None,
 ) -> Alert:
-    """The failed run's e-mail: failed tasks with errors and tries, the report's summary, a link."""
+    """The failed run's e-mail: failed tasks with errors and tries, the report's summary, a link.
+
+    A run that timed out (``reason == "timed_out"``) says so, with its budget and the
+    tasks the timeout stopped.
+    """
     day = business_date.isoformat() if isinstance(business_date, date) else business_date
     named = [t.task_id for t in failed if t.task_id != REPORT_TASK] or [t.task_id for t in failed]
-    subject = f"[shopflow] {DAG_ID} failed for business date {day or 'unknown'}: " + (
-        ", ".join(short_task_id(t) for t in named) or (reason or "no task failed")
-    )
-    lines = [f"The run {run_id} of {DAG_ID} for business date {day or 'unknown'} failed.", ""]
+    tasks = ", ".join(short_task_id(t) for t in named)
+    if reason == TIMED_OUT:
+        over = f"over its time budget of {_duration(budget)}" if budget else "over its time budget"
+        subject = f"[shopflow] {DAG_ID} timed out for business date {day or 'unknown'}: {over}"
+        head = f"The run {run_id} of {DAG_ID} for business date {day or 'unknown'} ran {over}."
+    else:
+        subject = f"[shopflow] {DAG_ID} failed for business date {day or 'unknown'}: " + (
+            tasks or (reason or "no task failed")
+        )
+        head = f"The run {run_id} of {DAG_ID} for business date {day or 'unknown'} failed."
+    lines = [head, ""]
     lines.append("Failed tasks:")
     lines += [f"  - {t.task_id} ({_tries(t.tries)}): {t.error}" for t in failed] or [
         f"  (none recorded; Airflow says: {reason or 'the run failed'})"
     ]
+    if stopped:
+        lines += ["", f"Stopped unfinished by the time budget: {', '.join(stopped)}"]
     if not_run:
         lines += ["", f"Not run because of them: {', '.join(not_run)}"]
     lines += ["", *report_summary_lines(report), "", f"Open the run: {url}"]
     text = "\n".join(lines)
-    return Alert(subject=subject, text=text, html=_html(text, url))
-
-
-def compose_late_alert(*, run_id: str, deadline: str, url: str) -> Alert:
-    """The e-mail of a run still going at its deadline."""
-    subject = f"[shopflow] {DAG_ID} run {run_id} is over its time budget"
-    text = (
-        f"The run {run_id} of {DAG_ID} had not finished by its deadline {deadline}.\n"
-        "It keeps running; look at the tasks still running or queued.\n\n"
-        f"Open the run: {url}"
-    )
     return Alert(subject=subject, text=text, html=_html(text, url))
 
 
@@ -136,6 +144,11 @@ def report_summary_lines(report: Mapping[str, Any] | None) -> list[str]:
 def short_task_id(task_id: str) -> str:
     """``extract.extract_sales`` -> ``extract_sales``; ``quality.x`` -> ``x``."""
     return task_id.rsplit(".", 1)[-1]
+
+
+def _duration(budget: timedelta) -> str:
+    minutes = budget.total_seconds() / 60
+    return f"{minutes / 60:g} h" if minutes >= 60 and minutes % 60 == 0 else f"{minutes:g} min"
 
 
 def _tries(tries: int | None) -> str:
@@ -183,6 +196,8 @@ def alert_run_failed(context: Mapping[str, Any]) -> None:
         record = pulled(task_id, ERROR_XCOM_KEY) or {}
         failed.append(FailedTask(task_id, one_line(record.get("error")), record.get("tries")))
     not_run = sorted(t for t, state in states.items() if state == "upstream_failed")
+    reason = context.get("reason")
+    stopped = sorted(t for t, s in states.items() if s == "skipped") if reason == TIMED_OUT else []
     report = pulled(REPORT_TASK, REPORT_XCOM_KEY)
     alert = compose_failure_alert(
         run_id=run_id,
@@ -191,24 +206,11 @@ def alert_run_failed(context: Mapping[str, Any]) -> None:
         not_run=not_run,
         report=report,
         url=run_url(_base_url(), run_id),
-        reason=context.get("reason"),
+        reason=reason,
+        stopped=stopped,
+        budget=getattr(context.get("dag"), "dagrun_timeout", None),
     )
     send_alert(alert)
-
-
-async def alert_run_late(context: Mapping[str, Any] | None = None, **_: Any) -> None:
-    """Deadline callback: the run is still going at its deadline (run by the triggerer)."""
-    import asyncio
-
-    dag_run = (context or {}).get("dag_run") or {}
-    deadline = (context or {}).get("deadline") or {}
-    run_id = str(dag_run.get("dag_run_id") or dag_run.get("run_id") or "unknown")
-    alert = compose_late_alert(
-        run_id=run_id,
-        deadline=str(deadline.get("deadline_time", "unknown")),
-        url=run_url(_base_url(), run_id),
-    )
-    await asyncio.to_thread(send_alert, alert)
 
 
 def send_alert(alert: Alert) -> None:

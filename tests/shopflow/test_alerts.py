@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
 import pytest
@@ -135,3 +135,35 @@ def test_a_task_failure_is_recorded_with_its_tries() -> None:
     assert pushed == {
         alerts.ERROR_XCOM_KEY: {"error": "ConnectionError: reset by peer", "tries": 3}
     }
+
+
+def test_a_timed_out_run_says_so_with_its_budget_and_the_stopped_tasks() -> None:
+    alert = compose_failure_alert(
+        run_id="scheduled__x",
+        business_date="2026-11-28",
+        failed=[],
+        not_run=[],
+        report=None,
+        url="u",
+        reason=alerts.TIMED_OUT,
+        stopped=["extract.extract_clickstream", "transform"],
+        budget=timedelta(hours=6),
+    )
+    assert alert.subject == (
+        "[shopflow] shop_daily_etl timed out for business date 2026-11-28: "
+        "over its time budget of 6 h"
+    )
+    assert "Stopped unfinished by the time budget: extract.extract_clickstream, transform" in (
+        alert.text
+    )
+    short = compose_failure_alert(
+        run_id="r",
+        business_date="2026-11-28",
+        failed=[],
+        not_run=[],
+        report=None,
+        url="u",
+        reason=alerts.TIMED_OUT,
+        budget=timedelta(seconds=90),
+    )
+    assert short.subject.endswith("over its time budget of 1.5 min")
