@@ -209,3 +209,19 @@ def databases(postgres_port: int) -> Iterator[Callable[[], str]]:
     with psycopg.connect(admin, autocommit=True) as conn:
         for name in made:
             conn.execute(f'drop database if exists "{name}" with (force)')
+
+
+@pytest.fixture(scope="session")
+def declared_quality_tasks() -> set[str]:
+    """The task ids build_quality_checks must give the declarations of shopflow.quality.checks.
+
+    ``<table>_column_checks`` / ``<table>_table_checks`` per table with such checks, and
+    one task per run check, named after it (derived here, not by the code under test).
+    """
+    from shopflow.quality.checks import RUN_CHECKS, TABLE_CHECKS
+
+    return (
+        {f"{t.table}_column_checks" for t in TABLE_CHECKS if t.columns}
+        | {f"{t.table}_table_checks" for t in TABLE_CHECKS if t.statements}
+        | {check.name for check in RUN_CHECKS}
+    )

@@ -1,4 +1,4 @@
-"""The `shopflow` command: devstack, generate, run, backfill, demo.
+"""The `shopflow` command: devstack, generate, run, backfill, report, demo.
 
 Every failure a user can cause ends in one line on stderr and a non-zero exit,
 never a traceback.
@@ -63,6 +63,12 @@ def _port(text: str) -> int:
     return value
 
 
+def _run_id(text: str) -> str:
+    if not text.strip():
+        raise argparse.ArgumentTypeError("a run id cannot be empty")
+    return text
+
+
 def _add_stack_options(parser: argparse.ArgumentParser) -> None:
     from shopflow_local.devstack.config import STACKS
 
@@ -114,6 +120,10 @@ def build_parser() -> argparse.ArgumentParser:
         "--reprocess", choices=("none", "failed", "completed"), default="none",
         help="re-run dates that have a run already: none (default), failed ones, or all",
     )  # fmt: skip
+
+    rep = sub.add_parser("report", help="print a stored run report of a business date")
+    rep.add_argument("--date", type=_date, required=True, metavar="YYYY-MM-DD")
+    rep.add_argument("--run-id", type=_run_id, metavar="RUN_ID", help="default: the latest run")
 
     demo = sub.add_parser("demo", help="stack up, recent days generated, the pipeline run")
     _add_stack_options(demo)
@@ -210,6 +220,12 @@ def _backfill(args: argparse.Namespace) -> int:
     return backfill_days(args.start, args.end, reprocess=args.reprocess)
 
 
+def _report(args: argparse.Namespace) -> int:
+    from shopflow_local.dag_runs import show_report
+
+    return show_report(args.date, args.run_id)
+
+
 def _demo(args: argparse.Namespace) -> int:
     from shopflow_local.demo import run_demo
 
@@ -224,6 +240,7 @@ COMMANDS = {
     "generate": _generate,
     "run": _run,
     "backfill": _backfill,
+    "report": _report,
     "demo": _demo,
 }
 

@@ -1,26 +1,32 @@
-"""`shopflow run` and `shopflow backfill`: DAG runs on the local Airflow's scheduler.
+"""`shopflow run`, `backfill` and `report`: DAG runs on the local Airflow's scheduler.
 
 A run is triggered through the REST API (``conf = {"business_date": D}``, no
 logical date) and followed live; a backfill is Airflow's own (``POST
 /api/v2/backfills``): one run per cron tick, each processing the day before
 its tick, one at a time. ``--in-process`` runs a day through ``dag.test()``
-instead (airflow_runtime.dag_test), without the scheduler.
+instead (airflow_runtime.dag_test), without the scheduler. ``report`` prints a
+stored run report of the stack's staging again.
 """
 
 from __future__ import annotations
 
 import json
+import posixpath
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
+
+from botocore.exceptions import BotoCoreError, ClientError
 
 from shopflow.dates import scheduled_logical_date
 from shopflow.errors import ShopflowError
 from shopflow.names import DAG_ID
-from shopflow.run_report import report_key, report_lines
+from shopflow.run_report import page_key, report_key, report_lines
+from shopflow.staging.backends import Backend, LocalBackend, S3Backend
 from shopflow_local.airflow_runtime import processes
 from shopflow_local.airflow_runtime.dag_test import run_business_date
 from shopflow_local.airflow_runtime.follow import follow_run
@@ -47,14 +53,31 @@ def stack_airflow_env(info: dict[str, Any]) -> dict[str, str]:
     return airflow_env(airflow_environment(info))
 
 
+def report_store(info: dict[str, Any]) -> Backend:
+    """The stack's staging, where the report task stores its documents (a directory or S3)."""
+    uri = str(info["staging_uri"])
+    if uri.startswith("s3://"):
+        parts = urlsplit(uri)
+        return S3Backend(aws_client("s3", info["aws_endpoint"]), parts.netloc, parts.path)
+    return LocalBackend(Path(uri))
+
+
+def _load_report(store: Backend, key: str) -> dict[str, Any] | None:
+    raw = store.get_bytes(key)
+    if raw is None:
+        return None
+    try:
+        body = json.loads(raw)
+    except ValueError:
+        body = None
+    if not isinstance(body, dict):
+        raise ShopflowError(f"{store.uri(key)} is not a run report (not a JSON object)")
+    return body
+
+
 def read_report(info: dict[str, Any], day: date, run_id: str) -> dict[str, Any] | None:
     """The run report the DAG's last task stored in staging, or None."""
-    from shopflow.staging import Staging
-
-    s3 = aws_client("s3", info["aws_endpoint"]) if info["staging_uri"].startswith("s3://") else None
-    staging = Staging.from_uri(info["staging_uri"], s3=s3)
-    raw = staging.get_document(report_key(day, run_id))
-    return None if raw is None else dict(json.loads(raw))
+    return _load_report(report_store(info), report_key(day, run_id))
 
 
 def _print_outcome(info: dict[str, Any], outcome: RunOutcome, write: Write) -> None:
@@ -228,6 +251,100 @@ def run_days(days: Sequence[date], *, full_refresh: bool = False, in_process: bo
     else:
         outcomes = run_dates(days, full_refresh=full_refresh)
     return 0 if all_ok(outcomes, len(days)) else 1
+
+
+# shopflow report
+def _written_at(body: dict[str, Any]) -> datetime:
+    try:
+        return datetime.fromisoformat(str(body["written_at"])).astimezone(UTC)
+    except (KeyError, ValueError):
+        return datetime.min.replace(tzinfo=UTC)  # unknown: older than any
+
+
+def _reports_prefix(day: date) -> str:
+    """``reports/dt=D/``: the folder of the date's reports, as report_key lays it out."""
+    return posixpath.dirname(report_key(day, "run")) + "/"
+
+
+def stored_reports(store: Backend, day: date) -> list[tuple[str, dict[str, Any]]]:
+    """Every run report of day in staging (its key and body), the most recently written last."""
+    prefix = _reports_prefix(day)
+    found = []
+    for key in store.list_keys(prefix):
+        name = key[len(prefix) :]
+        if "/" in name or name.startswith(".") or not name.endswith(".json"):
+            continue  # not a report (a half-written one starts with .tmp-)
+        body = _load_report(store, key)
+        if body is not None:
+            found.append((key, body))
+    return sorted(found, key=lambda item: (_written_at(item[1]), item[0]))
+
+
+def _chosen_report(
+    store: Backend, day: date, run_id: str | None
+) -> tuple[str, dict[str, Any], list[str]]:
+    """The report asked for (key, body) and the run ids of the date's other reports."""
+    reports = stored_reports(store, day)
+    if run_id is None:
+        if not reports:
+            raise ShopflowError(
+                f"no run report for {day} in {store.uri(_reports_prefix(day))}; "
+                f"run `shopflow run --date {day}` first"
+            )
+        key, body = reports[-1]
+    else:
+        key = report_key(day, run_id)
+        bodies = dict(reports)
+        if key not in bodies:
+            listed = ", ".join(str(b.get("run_id")) for _, b in reports) or "none"
+            raise ShopflowError(
+                f"no run report of run {run_id} for {day} at {store.uri(key)} "
+                f"(reports of that date: {listed})"
+            )
+        body = bodies[key]
+    others = [str(b.get("run_id")) for k, b in reversed(reports) if k != key]
+    return key, body, others
+
+
+def _local_page(store: Backend, day: date, key: str, home: Path) -> Path | None:
+    """The HTML page beside the report at key as a local file (S3: copied into home), or None."""
+    page = page_key(day, posixpath.basename(key).removesuffix(".json"))
+    if isinstance(store, LocalBackend):
+        path = store.path(page)
+        return path if path.is_file() else None
+    data = store.get_bytes(page)
+    if data is None:
+        return None
+    path = home / page
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(data)
+    return path
+
+
+def show_report(day: date, run_id: str | None = None, *, write: Write = _print) -> int:
+    """CLI entry: print the latest (or run_id's) run report of day and where its page is."""
+    home = shopflow_home()
+    info = stack.read_state(home)
+    if info is None:
+        raise ShopflowError(f"no stack was started in {home}; run `shopflow devstack up` first")
+    store = report_store(info)
+    try:
+        key, body, others = _chosen_report(store, day, run_id)
+        page = _local_page(store, day, key, home)
+    except (BotoCoreError, ClientError) as exc:
+        raise ShopflowError(
+            f"cannot read the run reports in {info['staging_uri']} ({exc}); "
+            "is the stack up? see `shopflow devstack status`"
+        ) from None
+    written = body.get("written_at", "at an unknown time")
+    write(f"{DAG_ID} {day.isoformat()}: run {body.get('run_id')}, report written {written}")
+    for line in report_lines(body):
+        write(line)
+    write(f"  report: {store.uri(key)}")
+    write(f"  page:   {page if page is not None else 'none stored with this report'}")
+    if others:
+        write(f"  other runs of {day.isoformat()} (--run-id), latest first: {', '.join(others)}")
+    return 0
 
 
 # shopflow backfill

@@ -11,8 +11,6 @@ from unittest import mock
 
 import pytest
 
-from shopflow.quality.checks import RUN_CHECKS, TABLE_CHECKS
-
 pytestmark = pytest.mark.unit
 
 DAGS = Path(__file__).resolve().parents[2] / "dags"
@@ -64,22 +62,11 @@ def test_doc_md_is_the_module_docstring(dag: Any, dag_module: dict[str, Any]) ->
         assert name in dag.doc_md
 
 
-def declared_quality_tasks() -> set[str]:
-    """The task ids build_quality_checks gives the declarations of shopflow.quality.checks.
-
-    ``<table>_column_checks`` / ``<table>_table_checks`` per table with such checks, and
-    one task per run check, named after it.
-    """
-    return (
-        {f"{t.table}_column_checks" for t in TABLE_CHECKS if t.columns}
-        | {f"{t.table}_table_checks" for t in TABLE_CHECKS if t.statements}
-        | {check.name for check in RUN_CHECKS}
-    )
-
-
-def test_the_quality_group_holds_exactly_the_declared_checks(dag: Any) -> None:
+def test_the_quality_group_holds_exactly_the_declared_checks(
+    dag: Any, declared_quality_tasks: set[str]
+) -> None:
     group = {t.task_id for t in dag.tasks if t.task_id.startswith("quality.")}
-    assert group == {f"quality.{t}" for t in declared_quality_tasks()}
+    assert group == {f"quality.{t}" for t in declared_quality_tasks}
     assert {"quality.fct_order_line_column_checks", "quality.reconciliation"} <= group
     for task_id in group:
         assert dag.get_task(task_id).downstream_task_ids == {"report"}, task_id
@@ -91,11 +78,13 @@ def _deterministic(task_id: str) -> bool:
     return task_id.startswith("quality.") or task_id == "report"
 
 
-def test_api_extract_retries_three_times_others_twice(dag: Any) -> None:
+def test_api_extract_retries_three_times_others_twice(
+    dag: Any, declared_quality_tasks: set[str]
+) -> None:
     retries = {task.task_id: task.retries for task in dag.tasks}
     assert retries.pop("extract.extract_interactions") == 3
     checks = {t: r for t, r in retries.items() if _deterministic(t)}
-    assert set(checks) == {"report"} | {f"quality.{t}" for t in declared_quality_tasks()}
+    assert set(checks) == {"report"} | {f"quality.{t}" for t in declared_quality_tasks}
     assert set(checks.values()) == {0}
     others = {t: r for t, r in retries.items() if not _deterministic(t)}
     assert {"transform", "load", "extract.extract_sales"} <= set(others)

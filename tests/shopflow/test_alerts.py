@@ -167,3 +167,30 @@ def test_a_timed_out_run_says_so_with_its_budget_and_the_stopped_tasks() -> None
         budget=timedelta(seconds=90),
     )
     assert short.subject.endswith("over its time budget of 1.5 min")
+
+
+def test_a_fail_fast_failure_is_recorded_as_the_permanent_error_behind_it() -> None:
+    from airflow.sdk.exceptions import AirflowFailException
+
+    from shopflow.sources.http_retry import RequestLog, RequestRejected
+
+    pushed: dict[str, Any] = {}
+
+    class TI:
+        task_id = "extract.extract_interactions"
+        try_number = 1
+
+        def xcom_push(self, key: str, value: Any) -> None:
+            pushed[key] = value
+
+    cause = RequestRejected(
+        "marketing API rejected the token (401)", status=401, log=RequestLog("x")
+    )
+    try:
+        raise AirflowFailException(str(cause)) from cause
+    except AirflowFailException as exc:
+        alerts.record_task_failure({"ti": TI(), "exception": exc})
+    assert pushed[alerts.ERROR_XCOM_KEY] == {
+        "error": "RequestRejected: marketing API rejected the token (401)",
+        "tries": 1,
+    }

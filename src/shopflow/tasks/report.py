@@ -47,6 +47,11 @@ def report(
         else run_checks(warehouse_from_connection(CONN_WAREHOUSE), run_id=run_id)
     )
     checks_seconds = round(time.perf_counter() - started, 3)
+    missing = [
+        name
+        for name, value in {**extracts, "transform": transformed, "load": loaded}.items()
+        if value is None
+    ]
     body = {
         "business_date": day.isoformat(),
         "run_id": run_id,
@@ -58,6 +63,7 @@ def report(
         "load": loaded,
         "checks_seconds": checks_seconds if loaded is not None else None,
         "checks": [c.to_dict() for c in checks],
+        "unfinished": missing,
     }
     staging = connections.resolve_staging()
     key = report_key(day, run_id)
@@ -66,11 +72,6 @@ def report(
     staging.put_document(page, report_page(body).encode())
     failed = [c.name for c in checks if c.fails_run]
     warned = [c.name for c in checks if c.status == "warn"]
-    missing = [
-        name
-        for name, value in {**extracts, "transform": transformed, "load": loaded}.items()
-        if value is None
-    ]
     log.info(
         "report %s: %d checks, failed: %s, warnings: %s, unfinished steps: %s",
         day,

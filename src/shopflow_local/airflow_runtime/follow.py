@@ -13,9 +13,10 @@ from collections.abc import Callable, Iterable
 from datetime import date, datetime
 from typing import Any
 
+from shopflow.alerts import run_url
 from shopflow.errors import ShopflowError
 from shopflow_local.airflow_runtime.outcome import FINE_STATES, RunOutcome
-from shopflow_local.airflow_runtime.rest_client import AirflowClient, run_url
+from shopflow_local.airflow_runtime.rest_client import AirflowClient
 
 Write = Callable[[str], None]
 

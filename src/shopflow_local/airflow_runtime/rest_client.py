@@ -15,17 +15,13 @@ from urllib.parse import quote
 
 import httpx
 
+from shopflow.alerts import run_url as run_url  # the one UI link, re-exported for callers
 from shopflow.errors import ShopflowError
 from shopflow.names import DAG_ID
 
 TIMEOUT = 30.0
 _BUSY = (503,)  # SQLite "database is locked" on a backfill: try again
 _RETRIES = 5
-
-
-def run_url(base_url: str, run_id: str) -> str:
-    """The UI page of a DAG run."""
-    return f"{base_url.rstrip('/')}/dags/{DAG_ID}/runs/{quote(run_id, safe='')}"
 
 
 def _detail(response: httpx.Response) -> str:

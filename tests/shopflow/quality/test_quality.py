@@ -21,7 +21,7 @@ import quality_scenarios as sc
 import structlog
 
 from shopflow.names import CONN_WAREHOUSE
-from shopflow.quality.checks import RUN_CHECKS, TABLE_CHECKS
+from shopflow.quality.checks import RUN_CHECKS
 from shopflow.quality.operators import FAILURE_PREFIX
 from shopflow.warehouse.factory import warehouse_from_url
 
@@ -68,19 +68,6 @@ def connected(connected_warehouse_url: str) -> sc.Make:
     return lambda: world(connected_warehouse_url)
 
 
-def declared_quality_tasks() -> set[str]:
-    """The task ids build_quality_checks gives the declarations of shopflow.quality.checks.
-
-    ``<table>_column_checks`` / ``<table>_table_checks`` per table with such checks, and
-    one task per run check, named after it.
-    """
-    return (
-        {f"{t.table}_column_checks" for t in TABLE_CHECKS if t.columns}
-        | {f"{t.table}_table_checks" for t in TABLE_CHECKS if t.statements}
-        | {check.name for check in RUN_CHECKS}
-    )
-
-
 def build_operators() -> list[Any]:
     """Fresh operators from build_quality_checks, in a throwaway DAG."""
     from airflow.sdk import DAG
@@ -117,10 +104,10 @@ def failing_tasks(run_id: str = sc.RUN) -> dict[str, str]:
 
 
 @pytest.mark.unit
-def test_operators_are_exactly_the_declared_checks() -> None:
+def test_operators_are_exactly_the_declared_checks(declared_quality_tasks: set[str]) -> None:
     task_ids = [op.task_id for op in build_operators()]
     assert len(task_ids) == len(set(task_ids))
-    assert set(task_ids) == declared_quality_tasks()
+    assert set(task_ids) == declared_quality_tasks
     assert {"fct_order_line_column_checks", "fct_order_line_table_checks"} <= set(task_ids)
 
 

@@ -203,6 +203,7 @@ def test_an_unfinished_extract_fails_the_run_and_the_report_is_stored(
     assert message.endswith(f"report at {pipeline.staging.document_uri(report_key(D, RUN))}")
     stored = pipeline.stored_report()
     assert stored["sources"] == extracts
+    assert stored["unfinished"] == ["interactions"]
     assert [c["name"] for c in stored["checks"]] == check_names()
 
 
@@ -215,6 +216,7 @@ def test_unfinished_transform_and_load_fail_the_run_without_checks(pipeline: Pip
     assert stored["sources"] == pipeline.extracts
     assert stored["audit"] == [] and stored["deltas"] == {}
     assert stored["load"] is None and stored["checks"] == []
+    assert stored["unfinished"] == ["transform", "load"]
     assert not pipeline.warehouse_file.exists()  # no load, so the checks never ran
 
 
