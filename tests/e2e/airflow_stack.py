@@ -10,16 +10,14 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import date
+from pathlib import Path
 from typing import Any
 
 import pytest
 
+from local_stack import embedded_stack
 from shopflow_local.airflow_runtime.processes import start_airflow
 from shopflow_local.devstack import stack
-from shopflow_local.devstack.config import Ports, StackConfig
-from shopflow_local.devstack.process import free_port
-from shopflow_local.devstack.seeding import generate_days
-from shopflow_local.home import shopflow_home
 
 
 @contextmanager
@@ -27,17 +25,6 @@ def local_airflow(
     factory: pytest.TempPathFactory, first_day: date, days: int
 ) -> Iterator[dict[str, Any]]:
     """The stack description (``airflow_url`` set) of a fresh stack holding the days."""
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("SHOPFLOW_HOME", str(factory.mktemp("shopflow-home")))
-        home = shopflow_home()
-        ports = Ports(
-            api=free_port(), s3=free_port(), dynamodb=free_port(), smtp=free_port(),
-            airflow=free_port(),
-        )  # fmt: skip
-        try:
-            info = stack.up(StackConfig(home=home, stack="embedded", ports=ports))
-            generate_days(info, first_day, days, scale=0.01, seed=42, progress=False)
-            start_airflow(info, ports.airflow)
-            yield stack.require_up(home)
-        finally:
-            stack.down(home)
+    with embedded_stack(factory, first_day, days) as info:
+        start_airflow(info, info["airflow_port"])
+        yield stack.require_up(Path(info["home"]))

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import sqlite3
 from collections.abc import Iterator
@@ -11,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from local_stack import embedded_stack
 from shopflow.errors import ShopflowError
 from shopflow.warehouse.factory import warehouse_from_url
 from shopflow_local.airflow_runtime.dag_test import run_business_date
@@ -45,28 +45,14 @@ def airflow(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]
 
 
 @pytest.fixture(scope="module")
-def stack_env(airflow: dict[str, str]) -> Iterator[dict[str, str]]:
+def stack_env(
+    airflow: dict[str, str], tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[dict[str, str]]:
     """Airflow's environment plus the connections of an embedded stack holding day DAY."""
-    if importlib.util.find_spec("shopflow.tasks.extract") is None:
-        pytest.skip("shopflow.tasks.extract does not exist yet: nothing for the DAG to run")
-    from shopflow_local.devstack import stack
-    from shopflow_local.devstack.config import Ports, StackConfig
     from shopflow_local.devstack.connections import airflow_environment
-    from shopflow_local.devstack.process import free_port
 
-    try:
-        from shopflow_local.devstack.generator import GeneratorConfig  # noqa: F401
-        from shopflow_local.devstack.seeding import generate_days
-    except ImportError as exc:
-        pytest.skip(f"the data generator is not importable yet ({exc})")
-    home = shopflow_home()
-    ports = Ports(api=free_port(), s3=free_port(), dynamodb=free_port(), smtp=free_port())
-    try:
-        info = stack.up(StackConfig(home=home, stack="embedded", ports=ports))
-        generate_days(info, DAY, 1, scale=0.01, seed=42, progress=False)
+    with embedded_stack(tmp_path_factory, DAY, 1, home=shopflow_home()) as info:
         yield {**airflow, **airflow_environment(info)}
-    finally:
-        stack.down(home)
 
 
 def test_airflow_env_points_at_the_shopflow_home(airflow: dict[str, str]) -> None:

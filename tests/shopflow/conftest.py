@@ -12,13 +12,13 @@ import json
 from collections.abc import Callable
 from itertools import count
 from pathlib import Path
-from urllib.parse import urlsplit
 
 import pytest
 
 from shopflow.names import CONN_WAREHOUSE
 from shopflow.warehouse.base import Warehouse
 from shopflow.warehouse.factory import warehouse_from_url
+from shopflow_local.devstack.connections import warehouse_connection
 
 DIALECTS = (
     pytest.param("duckdb", marks=pytest.mark.unit, id="duckdb"),
@@ -42,20 +42,6 @@ def warehouse(new_warehouse_url: Callable[[], str]) -> Callable[[], Warehouse]:
     return lambda: warehouse_from_url(new_warehouse_url())
 
 
-def airflow_connection(url: str) -> dict[str, object]:
-    """The Airflow connection (JSON form) of a warehouse URL of new_warehouse_url."""
-    parts = urlsplit(url)
-    if parts.scheme == "duckdb":
-        return {"conn_type": "duckdb", "host": parts.path}
-    return {
-        "conn_type": "postgres",
-        "host": parts.hostname,
-        "port": parts.port,
-        "login": parts.username,
-        "schema": parts.path.lstrip("/"),
-    }
-
-
 @pytest.fixture
 def connected_warehouse_url(
     new_warehouse_url: Callable[[], str], monkeypatch: pytest.MonkeyPatch
@@ -67,6 +53,6 @@ def connected_warehouse_url(
     """
     url = new_warehouse_url()
     monkeypatch.setenv(
-        f"AIRFLOW_CONN_{CONN_WAREHOUSE.upper()}", json.dumps(airflow_connection(url))
+        f"AIRFLOW_CONN_{CONN_WAREHOUSE.upper()}", json.dumps(warehouse_connection(url))
     )
     return url

@@ -121,17 +121,21 @@ def test_the_run_url_quotes_the_run_id() -> None:
     )
 
 
+class RecordingTI:
+    """A task instance that keeps what is pushed to XCom."""
+
+    def __init__(self, task_id: str, try_number: int) -> None:
+        self.task_id, self.try_number = task_id, try_number
+        self.pushed: dict[str, Any] = {}
+
+    def xcom_push(self, key: str, value: Any) -> None:
+        self.pushed[key] = value
+
+
 def test_a_task_failure_is_recorded_with_its_tries() -> None:
-    pushed: dict[str, Any] = {}
-
-    class TI:
-        task_id = "extract.extract_sales"
-        try_number = 3
-
-        def xcom_push(self, key: str, value: Any) -> None:
-            pushed[key] = value
-
-    alerts.record_task_failure({"ti": TI(), "exception": ConnectionError("reset by peer")})
+    ti = RecordingTI("extract.extract_sales", 3)
+    alerts.record_task_failure({"ti": ti, "exception": ConnectionError("reset by peer")})
+    pushed = ti.pushed
     assert pushed == {
         alerts.ERROR_XCOM_KEY: {"error": "ConnectionError: reset by peer", "tries": 3}
     }
@@ -174,23 +178,15 @@ def test_a_fail_fast_failure_is_recorded_as_the_permanent_error_behind_it() -> N
 
     from shopflow.sources.http_retry import RequestLog, RequestRejected
 
-    pushed: dict[str, Any] = {}
-
-    class TI:
-        task_id = "extract.extract_interactions"
-        try_number = 1
-
-        def xcom_push(self, key: str, value: Any) -> None:
-            pushed[key] = value
-
+    ti = RecordingTI("extract.extract_interactions", 1)
     cause = RequestRejected(
         "marketing API rejected the token (401)", status=401, log=RequestLog("x")
     )
     try:
         raise AirflowFailException(str(cause)) from cause
     except AirflowFailException as exc:
-        alerts.record_task_failure({"ti": TI(), "exception": exc})
-    assert pushed[alerts.ERROR_XCOM_KEY] == {
+        alerts.record_task_failure({"ti": ti, "exception": exc})
+    assert ti.pushed[alerts.ERROR_XCOM_KEY] == {
         "error": "RequestRejected: marketing API rejected the token (401)",
         "tries": 1,
     }

@@ -26,14 +26,12 @@ from typing import Any
 import psycopg
 import pytest
 
+from local_stack import embedded_stack
 from shopflow.warehouse.base import Warehouse
 from shopflow.warehouse.factory import warehouse_from_url
 from shopflow.warehouse.tables import TABLES
-from shopflow_local.devstack import aws_emulator, stack
-from shopflow_local.devstack.config import Ports, StackConfig
+from shopflow_local.devstack import aws_emulator
 from shopflow_local.devstack.connections import airflow_environment
-from shopflow_local.devstack.process import free_port
-from shopflow_local.devstack.seeding import generate_days
 from shopflow_local.in_process import QualityCheckFailed, run_day_in_process
 
 pytestmark = pytest.mark.integration
@@ -49,16 +47,8 @@ MakeUrl = Callable[[str], str]
 @pytest.fixture(scope="module")
 def sources(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     """An embedded stack holding D1..D3 at a small scale; taken down after the module."""
-    home = tmp_path_factory.mktemp("shopflow-home")
-    ports = Ports(api=free_port(), s3=free_port(), dynamodb=free_port(), smtp=free_port())
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("SHOPFLOW_HOME", str(home))
-        try:
-            info = stack.up(StackConfig(home=home, stack="embedded", ports=ports))
-            generate_days(info, D1, 3, scale=SCALE, seed=SEED, progress=False)
-            yield info
-        finally:
-            stack.down(home)
+    with embedded_stack(tmp_path_factory, D1, 3, scale=SCALE, seed=SEED) as info:
+        yield info
 
 
 @pytest.fixture(params=["duckdb", "postgres"])

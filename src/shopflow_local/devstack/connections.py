@@ -40,7 +40,8 @@ def _sales(url: str) -> dict[str, Any]:
     }
 
 
-def _warehouse(url: str) -> dict[str, Any]:
+def warehouse_connection(url: str) -> dict[str, Any]:
+    """The Airflow connection (JSON form) of ``duckdb:///file`` or ``postgresql://...``."""
     parts = urlsplit(url)
     if parts.scheme == "duckdb":
         return {"conn_type": "duckdb", "host": parts.path}
@@ -78,7 +79,7 @@ def airflow_environment(info: dict[str, Any]) -> dict[str, str]:
             "password": info["api_token"],
         },
         CONN_AWS: {"conn_type": "aws", "login": "test", "password": "test", "extra": aws_extra},
-        CONN_WAREHOUSE: _warehouse(info["warehouse_url"]),
+        CONN_WAREHOUSE: warehouse_connection(info["warehouse_url"]),
         CONN_SMTP: {
             "conn_type": "smtp",
             "host": smtp.hostname,

@@ -22,14 +22,12 @@ from typing import Any
 
 import pytest
 
+from local_stack import embedded_stack
 from shopflow.quality.checks import check_names
 from shopflow.warehouse.factory import warehouse_from_url
-from shopflow_local.devstack import stack
-from shopflow_local.devstack.config import Ports, StackConfig
 from shopflow_local.devstack.connections import airflow_environment
 from shopflow_local.devstack.generator import GeneratorConfig, generate_day, prepare_targets
 from shopflow_local.devstack.generator.generate import write_day
-from shopflow_local.devstack.process import free_port
 from shopflow_local.devstack.seeding import targets_of
 from shopflow_local.in_process import QualityCheckFailed, StageTimings, run_day_in_process
 
@@ -49,14 +47,8 @@ where product.product_id is null
 @pytest.fixture(scope="module")
 def info(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     """An empty embedded stack (stand-ins on free ports, a throwaway SHOPFLOW_HOME)."""
-    home = tmp_path_factory.mktemp("shopflow-home")
-    ports = Ports(api=free_port(), s3=free_port(), dynamodb=free_port(), smtp=free_port())
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("SHOPFLOW_HOME", str(home))
-        try:
-            yield stack.up(StackConfig(home=home, stack="embedded", ports=ports))
-        finally:
-            stack.down(home)
+    with embedded_stack(tmp_path_factory) as stack_info:
+        yield stack_info
 
 
 def run_clean_days(info: dict[str, Any]) -> list[StageTimings]:
