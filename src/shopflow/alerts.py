@@ -147,8 +147,11 @@ def short_task_id(task_id: str) -> str:
 
 
 def _duration(budget: timedelta) -> str:
-    minutes = budget.total_seconds() / 60
-    return f"{minutes / 60:g} h" if minutes >= 60 and minutes % 60 == 0 else f"{minutes:g} min"
+    seconds = round(budget.total_seconds())
+    if seconds < 60:
+        return f"{seconds} s"
+    minutes = seconds / 60
+    return f"{minutes / 60:g} h" if minutes % 60 == 0 else f"{minutes:g} min"
 
 
 def _tries(tries: int | None) -> str:

@@ -171,6 +171,17 @@ def test_a_timed_out_run_says_so_with_its_budget_and_the_stopped_tasks() -> None
         budget=timedelta(seconds=90),
     )
     assert short.subject.endswith("over its time budget of 1.5 min")
+    tiny = compose_failure_alert(
+        run_id="r",
+        business_date="2026-11-28",
+        failed=[],
+        not_run=[],
+        report=None,
+        url="u",
+        reason=alerts.TIMED_OUT,
+        budget=timedelta(seconds=20),
+    )
+    assert tiny.subject.endswith("over its time budget of 20 s")
 
 
 def test_a_fail_fast_failure_is_recorded_as_the_permanent_error_behind_it() -> None:

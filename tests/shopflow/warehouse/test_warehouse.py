@@ -143,13 +143,15 @@ def test_postgres_url_gives_postgres_in_utc(databases: Callable[[], str]) -> Non
     assert wh.scalar("select current_setting('TimeZone')") == "UTC"
 
 
+# The other load waits either for the load lock itself or, before it, for a table lock
+# of this load's transaction (its schema check): either way it waits for this load.
 HOLD_LOCK_UNTIL_ANOTHER_LOAD_WAITS = """
 do $$
 declare tries int := 0;
 begin
   while not exists (
     select 1 from pg_locks
-    where locktype = 'advisory' and not granted
+    where not granted
       and database = (select oid from pg_database where datname = current_database())
   ) loop
     perform pg_sleep(0.02);
