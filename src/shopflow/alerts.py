@@ -111,9 +111,9 @@ def compose_failure_alert(
         f"  (none recorded; Airflow says: {reason or 'the run failed'})"
     ]
     if stopped:
-        lines += ["", f"Stopped unfinished by the time budget: {', '.join(stopped)}"]
+        lines += ["", f"Stopped unfinished by the time budget: {grouped(stopped)}"]
     if not_run:
-        lines += ["", f"Not run because of them: {', '.join(not_run)}"]
+        lines += ["", f"Not run because of them: {grouped(not_run)}"]
     lines += ["", *report_summary_lines(report), "", f"Open the run: {url}"]
     text = "\n".join(lines)
     return Alert(subject=subject, text=text, html=_html(text, url))
@@ -139,6 +139,22 @@ def report_summary_lines(report: Mapping[str, Any] | None) -> list[str]:
     if report.get("report_uri"):
         lines += ["", f"Full report: {report['report_uri']}"]
     return lines
+
+
+def grouped(task_ids: Sequence[str], most: int = 3) -> str:
+    """Task ids in order, a group of more than ``most`` shown as ``group.* (N tasks)``."""
+    groups: dict[str, list[str]] = {}
+    for task_id in task_ids:
+        groups.setdefault(task_id.split(".", 1)[0] if "." in task_id else task_id, []).append(
+            task_id
+        )
+    parts = []
+    for group, members in groups.items():
+        if len(members) > most:
+            parts.append(f"{group}.* ({len(members)} tasks)")
+        else:
+            parts.extend(members)
+    return ", ".join(parts)
 
 
 def short_task_id(task_id: str) -> str:

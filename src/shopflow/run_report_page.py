@@ -57,6 +57,7 @@ def report_page(report: Mapping[str, Any]) -> str:
         ".failed{color:#c42525}.healthy{color:#2b8a3e}</style></head><body>",
         f"<h1>{DAG_ID} for {day}: <span class='{verdict}'>{verdict}</span></h1>",
         f"<p>Run <code>{run_id}</code>, written {escape(str(report.get('written_at', '')))}.</p>",
+        _unfinished(report.get("unfinished") or []),
         "<h2>Rows per source</h2>",
         _counts_chart(report.get("audit", [])),
         _counts_table(report.get("audit", [])),
@@ -69,6 +70,12 @@ def report_page(report: Mapping[str, Any]) -> str:
         "</body></html>",
     ]
     return "\n".join(parts)
+
+
+def _unfinished(steps: Sequence[str]) -> str:
+    if not steps:
+        return ""
+    return f"<p class='failed'>Unfinished steps: {escape(', '.join(steps))}</p>"
 
 
 def _counts_chart(audit: Sequence[Mapping[str, Any]]) -> str:

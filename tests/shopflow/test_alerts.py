@@ -201,3 +201,9 @@ def test_a_fail_fast_failure_is_recorded_as_the_permanent_error_behind_it() -> N
         "error": "RequestRejected: marketing API rejected the token (401)",
         "tries": 1,
     }
+
+
+def test_a_large_group_of_tasks_is_named_once_with_its_count() -> None:
+    tasks = ["load", *(f"quality.check_{i}" for i in range(18)), "transform"]
+    assert alerts.grouped(tasks) == "load, quality.* (18 tasks), transform"
+    assert alerts.grouped(["quality.a", "quality.b"]) == "quality.a, quality.b"

@@ -91,3 +91,4 @@ def test_the_page_says_failed_and_lists_failed_and_warned_checks_escaped() -> No
 def test_a_run_without_counts_says_so() -> None:
     page = report_page({"business_date": "2026-11-28", "run_id": "r", "unfinished": ["load"]})
     assert "No counts: the transform did not finish." in page and "failed" in page
+    assert "Unfinished steps: load" in page
