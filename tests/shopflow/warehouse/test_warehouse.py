@@ -143,8 +143,8 @@ def test_postgres_url_gives_postgres_in_utc(databases: Callable[[], str]) -> Non
     assert wh.scalar("select current_setting('TimeZone')") == "UTC"
 
 
-# The other load waits either for the load lock itself or, before it, for a table lock
-# of this load's transaction (its schema check): either way it waits for this load.
+# Run by the first load while it holds the load lock: the second load, started only now,
+# must wait for a lock of this transaction (the load lock, or a table lock before it).
 HOLD_LOCK_UNTIL_ANOTHER_LOAD_WAITS = """
 do $$
 declare tries int := 0;
@@ -178,7 +178,7 @@ def test_postgres_concurrent_loads_serialise(databases: Callable[[], str]) -> No
 
     a = threading.Thread(target=load, args=(first,))
     a.start()
-    _wait_for_granted_advisory_lock(url)  # the first load merges, holding the lock
+    _wait_until_holding(url)  # the first load has merged and holds the load lock
     b = threading.Thread(target=load, args=(second,))
     b.start()
     a.join()
@@ -191,10 +191,12 @@ def test_postgres_concurrent_loads_serialise(databases: Callable[[], str]) -> No
     assert sc.checksums(PostgresWarehouse(url)) == sc.checksums(sequential)
 
 
-def _wait_for_granted_advisory_lock(url: str) -> None:
+def _wait_until_holding(url: str) -> None:
+    """Until the first load runs its holding derive step (so it holds the load lock)."""
     sql = (
-        "select count(*) from pg_locks where locktype = 'advisory' and granted"
-        " and database = (select oid from pg_database where datname = current_database())"
+        "select count(*) from pg_stat_activity where state = 'active'"
+        " and datname = current_database() and query like '%no other load waited%'"
+        " and pid <> pg_backend_pid()"
     )
     with psycopg.connect(url, autocommit=True) as conn:
         for _ in range(3000):
@@ -202,7 +204,7 @@ def _wait_for_granted_advisory_lock(url: str) -> None:
             if row and row[0]:
                 return
             time.sleep(0.02)
-    raise AssertionError("the first load never took the lock")
+    raise AssertionError("the first load never reached its holding step")
 
 
 # -- Redshift's statements on Postgres ------------------------------------------------------
