@@ -10,6 +10,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 PYTEST_ARGS ?=
 DEMO_ARGS ?=
+BENCH_ARGS ?=
 
 .PHONY: setup demo test lint format unit integration e2e bench clean down
 
@@ -17,8 +18,11 @@ $(UV):
 	$(PYTHON) -m venv $(TOOLS)
 	$(TOOLS)/bin/python -m pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
 
+# --compile-bytecode: every Airflow task process imports Airflow and the providers;
+# compiled once here, not again in each process (nor on every run where
+# PYTHONDONTWRITEBYTECODE is set).
 $(VENV)/.synced: uv.lock pyproject.toml | $(UV)
-	$(UV) sync --locked --extra local --python $(PYTHON)
+	$(UV) sync --locked --extra local --compile-bytecode --python $(PYTHON)
 	touch $@
 
 setup: $(VENV)/.synced
@@ -49,8 +53,8 @@ integration: setup
 e2e: setup
 	$(BIN)/pytest -m e2e $(PYTEST_ARGS)
 
-bench: setup  # the benchmarks and how to read them: bench/README.md
-	$(BIN)/python bench/e2e_run.py --help
+bench: setup  # one day five ways (needs `shopflow devstack up`); all benchmarks: bench/README.md
+	$(BIN)/python bench/compare.py $(BENCH_ARGS)
 
 down: setup
 	$(BIN)/shopflow devstack down
