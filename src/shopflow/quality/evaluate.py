@@ -12,7 +12,8 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass
-from typing import Any
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
 
 from shopflow.quality.checks import (
     RUN_CHECKS,
@@ -21,10 +22,16 @@ from shopflow.quality.checks import (
     TableChecks,
     column_check_name,
 )
-from shopflow.warehouse.base import Warehouse
 from shopflow.warehouse.errors import WarehouseError
 
+if TYPE_CHECKING:  # the DAG file imports this module at parse time: no pyarrow there
+    from shopflow.warehouse.base import Warehouse
+
 ERROR, WARNING = "error", "warning"
+QUALITY_GROUP = "quality"
+"""The DAG's task group of the check tasks (task ids ``quality.<task>``)."""
+RESULTS_XCOM_KEY = "check_results"
+"""XCom key under which each check task records ``{"seconds": s, "results": [...]}``."""
 
 # SQLColumnCheckOperator.sql_check_template / .column_checks, common-sql 2.4.0.
 COLUMN_CHECK_TEMPLATE = """
@@ -88,6 +95,87 @@ def failures(results: Sequence[CheckResult]) -> list[CheckResult]:
     return [r for r in results if r.fails_run]
 
 
+# -- one task per check group ----------------------------------------------------------------
+
+
+def column_task_id(declared: TableChecks) -> str:
+    """The check task (in the ``quality`` group) of a table's column checks."""
+    return f"{declared.table}_column_checks"
+
+
+def table_task_id(declared: TableChecks) -> str:
+    """The check task (in the ``quality`` group) of a table's statement checks."""
+    return f"{declared.table}_table_checks"
+
+
+def check_tasks() -> dict[str, list[str]]:
+    """Check task id (inside the ``quality`` group) -> the names of the checks it runs.
+
+    In declaration order, the order of :func:`run_checks`: the DAG builds exactly these
+    tasks, and the report expects a recorded result from each.
+    """
+    tasks: dict[str, list[str]] = {}
+    for declared in TABLE_CHECKS:
+        if declared.columns:
+            tasks[column_task_id(declared)] = declared.column_check_names()
+        if declared.statements:
+            tasks[table_task_id(declared)] = list(declared.statements)
+    return tasks | {check.name: [check.name] for check in RUN_CHECKS}
+
+
+def not_run(names: Sequence[str], why: str) -> list[CheckResult]:
+    """Failed results for checks that gave no value (``why``: the error or the missing task)."""
+    return [CheckResult(name, False, ERROR, why) for name in names]
+
+
+def column_result(
+    table: str, column: str, check: str, expected: Mapping[str, Any], value: Any, passed: bool
+) -> CheckResult:
+    """One column check's result: ``<check>(<column>) = <value>, expected <comparison>``."""
+    return CheckResult(
+        column_check_name(table, column, check),
+        passed,
+        ERROR,
+        f"{check}({column}) = {_shown(value)}, expected {_expectation(expected)}",
+    )
+
+
+def _shown(value: Any) -> str:
+    """A check value as text; a decimal without its scale (``0E-8`` is ``0``), as drivers differ."""
+    if isinstance(value, Decimal):
+        return format(value.normalize(), "f")
+    return str(value)
+
+
+def table_result(table: str, name: str, statement: str, passed: bool) -> CheckResult:
+    """One statement check's result: ``<statement> on <table>: true|false``."""
+    return CheckResult(
+        name, passed, ERROR, f"{statement} on {table}: {'true' if passed else 'false'}"
+    )
+
+
+def run_row_outcome(row: Sequence[Any] | None) -> tuple[bool, str]:
+    """A run check's ``(passed, detail)`` row as (every value truthy, the detail)."""
+    if not row:
+        return False, "the check query returned no row"
+    return all(row), str(row[-1])
+
+
+def run_result(
+    check: RunCheck, outcome: tuple[bool, str], warning: tuple[bool, str] | None = None
+) -> CheckResult:
+    """A run check's result from its outcome and, after passing, its warning outcome."""
+    passed, detail = outcome
+    if not passed or warning is None:
+        return CheckResult(check.name, passed, ERROR, detail)
+    warned, warn_detail = warning
+    if warned:
+        return CheckResult(check.name, True, ERROR, detail)
+    return CheckResult(
+        check.name, False, WARNING, f"{warn_detail} (too few earlier days to fail: a warning)"
+    )
+
+
 # -- the operators' queries ------------------------------------------------------------------
 
 
@@ -133,21 +221,16 @@ def _column_results(warehouse: Warehouse, declared: TableChecks) -> list[CheckRe
     names = declared.column_check_names()
     rows = _rows(warehouse, column_checks_sql(declared), {}, names)
     if isinstance(rows, str):
-        return [CheckResult(name, False, ERROR, rows) for name in names]
+        return not_run(names, rows)
     found = {(r["col_name"], r["check_type"]): r["check_result"] for r in rows}
-    results = []
-    for column, checks in declared.columns.items():
-        for check, expected in checks.items():
-            value = found.get((column, check))
-            results.append(
-                CheckResult(
-                    column_check_name(declared.table, column, check),
-                    column_passes(expected, value),
-                    ERROR,
-                    f"{check}({column}) = {value}, expected {_expectation(expected)}",
-                )
-            )
-    return results
+    return [
+        column_result(
+            declared.table, column, check, expected, value, column_passes(expected, value)
+        )
+        for column, checks in declared.columns.items()
+        for check, expected in checks.items()
+        for value in [found.get((column, check))]
+    ]
 
 
 def _table_results(warehouse: Warehouse, declared: TableChecks) -> list[CheckResult]:
@@ -156,40 +239,26 @@ def _table_results(warehouse: Warehouse, declared: TableChecks) -> list[CheckRes
     names = list(declared.statements)
     rows = _rows(warehouse, table_checks_sql(declared), {}, names)
     if isinstance(rows, str):
-        return [CheckResult(name, False, ERROR, rows) for name in names]
+        return not_run(names, rows)
     found = {r["check_name"]: r["check_result"] for r in rows}
     return [
-        CheckResult(
-            name,
-            found.get(name) == 1,
-            ERROR,
-            f"{value['check_statement']} on {declared.table}: "
-            f"{'true' if found.get(name) == 1 else 'false'}",
-        )
+        table_result(declared.table, name, value["check_statement"], found.get(name) == 1)
         for name, value in declared.statements.items()
     ]
 
 
 def _run_check_result(warehouse: Warehouse, check: RunCheck, run_id: str) -> CheckResult:
-    passed, detail = _evaluate(warehouse, check, check.bind(run_id))
-    if not passed or not check.warning_parameters:
-        return CheckResult(check.name, passed, ERROR, detail)
-    warned, warn_detail = _evaluate(warehouse, check, check.bind(run_id, warning=True))
-    if warned:
-        return CheckResult(check.name, True, ERROR, detail)
-    return CheckResult(
-        check.name, False, WARNING, f"{warn_detail} (too few earlier days to fail: a warning)"
-    )
+    outcome = _evaluate(warehouse, check, check.bind(run_id))
+    if not outcome[0] or not check.warning_parameters:
+        return run_result(check, outcome)
+    return run_result(check, outcome, _evaluate(warehouse, check, check.bind(run_id, warning=True)))
 
 
 def _evaluate(warehouse: Warehouse, check: RunCheck, values: Mapping[str, Any]) -> tuple[bool, str]:
     rows = _rows(warehouse, check.sql, values, [check.name])
     if isinstance(rows, str):
         return False, rows
-    if not rows:
-        return False, "the check query returned no row"
-    row = rows[0]
-    return bool(row.get("passed")) and all(row.values()), str(row.get("detail"))
+    return run_row_outcome(list(rows[0].values()) if rows else None)
 
 
 def _rows(

@@ -12,13 +12,18 @@ Thin subclasses of ``SQLColumnCheckOperator``, ``SQLTableCheckOperator`` and
 - a column check whose statement gives NULL (an empty table) fails instead of
   raising ``TypeError`` (``accept_none=False``);
 - run checks template ``parameters`` (``{{ run_id }}``) and bind them in the hook's
-  paramstyle: ``$name`` for DuckDB, ``%s`` for psycopg and redshift_connector.
+  paramstyle: ``$name`` for DuckDB, ``%s`` for psycopg and redshift_connector;
+- every task records its checks' results (``shopflow.quality.evaluate.CheckResult``
+  dicts) in XCom under ``RESULTS_XCOM_KEY``, also when a check fails or the query
+  raises (recorded before raising): the report task reads them instead of running
+  the checks again.
 """
 
 from __future__ import annotations
 
 import copy
-from collections.abc import Iterable, Mapping
+import time
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, NoReturn
 
 from airflow.providers.common.sql.operators.sql import (
@@ -35,6 +40,17 @@ from shopflow.quality.checks import (
     TABLE_CHECKS,
     RunCheck,
     column_check_name,
+)
+from shopflow.quality.evaluate import (
+    RESULTS_XCOM_KEY,
+    CheckResult,
+    column_result,
+    column_task_id,
+    not_run,
+    run_result,
+    run_row_outcome,
+    table_result,
+    table_task_id,
 )
 from shopflow.warehouse.params import to_format
 
@@ -53,7 +69,7 @@ def build_quality_checks(conn_id: str = CONN_WAREHOUSE) -> list[BaseOperator]:
         if declared.columns:
             operators.append(
                 ColumnCheckOperator(
-                    task_id=f"{declared.table}_column_checks",
+                    task_id=column_task_id(declared),
                     table=declared.qualified,
                     column_mapping=copy.deepcopy(declared.columns),
                     accept_none=False,
@@ -63,7 +79,7 @@ def build_quality_checks(conn_id: str = CONN_WAREHOUSE) -> list[BaseOperator]:
         if declared.statements:
             operators.append(
                 TableCheckOperator(
-                    task_id=f"{declared.table}_table_checks",
+                    task_id=table_task_id(declared),
                     table=declared.qualified,
                     checks=copy.deepcopy(declared.statements),
                     accept_none=False,
@@ -84,17 +100,61 @@ def _failure(names: Iterable[str], message: str) -> str:
     return f"{FAILURE_PREFIX} {', '.join(names)}\n{message}"
 
 
-class ColumnCheckOperator(SQLColumnCheckOperator):
-    """``SQLColumnCheckOperator`` naming failed checks ``<table>.<column>.<check>``."""
+class _RecordsResults(BaseOperator):
+    """Runs the stock ``execute`` read-only and records the results in XCom, even on failure."""
 
     def execute(self, context: Context) -> None:
         _prefer_read_only(self)
+        started = time.perf_counter()
+        error: BaseException | None = None
+        try:
+            self.run_checks(context)
+        except Exception as exc:
+            error = exc
+            raise
+        finally:
+            record = {
+                "seconds": round(time.perf_counter() - started, 3),
+                "results": [r.to_dict() for r in self.results(error)],
+            }
+            context["ti"].xcom_push(key=RESULTS_XCOM_KEY, value=record)
+
+    def run_checks(self, context: Context) -> None:
+        """The stock operator's ``execute``."""
         super().execute(context)
+
+    def results(self, error: BaseException | None) -> list[CheckResult]:
+        """One result per check of the task; a check without a value fails with ``error``."""
+        raise NotImplementedError
+
+
+def _could_not_run(names: Sequence[str], error: BaseException | None) -> list[CheckResult]:
+    first_line = str(error).strip().splitlines()[0] if str(error).strip() else repr(error)
+    return not_run(names, f"could not run {', '.join(names)}: {first_line}")
+
+
+class ColumnCheckOperator(_RecordsResults, SQLColumnCheckOperator):
+    """``SQLColumnCheckOperator`` naming failed checks ``<table>.<column>.<check>``."""
 
     def _get_match(self, check_values: Any, record: Any, tolerance: Any = None) -> bool:
         if record is None and not self.accept_none:
             return False
         return bool(super()._get_match(check_values, record, tolerance))
+
+    def results(self, error: BaseException | None) -> list[CheckResult]:
+        table = self.table.rsplit(".", 1)[-1]
+        results: list[CheckResult] = []
+        for column, checks in self.column_mapping.items():
+            for check, values in checks.items():
+                if "success" in values:
+                    results.append(
+                        column_result(
+                            table, column, check, values, values.get("result"), values["success"]
+                        )
+                    )
+                else:
+                    results += _could_not_run([column_check_name(table, column, check)], error)
+        return results
 
     def _raise_exception(self, exception_string: str) -> NoReturn:
         table = self.table.rsplit(".", 1)[-1]
@@ -107,23 +167,30 @@ class ColumnCheckOperator(SQLColumnCheckOperator):
         super()._raise_exception(_failure(failed, exception_string))
 
 
-class TableCheckOperator(SQLTableCheckOperator):
+class TableCheckOperator(_RecordsResults, SQLTableCheckOperator):
     """``SQLTableCheckOperator`` naming failed checks by their keys."""
 
-    def execute(self, context: Context) -> None:
-        _prefer_read_only(self)
-        super().execute(context)
+    def results(self, error: BaseException | None) -> list[CheckResult]:
+        table = self.table.rsplit(".", 1)[-1]
+        results: list[CheckResult] = []
+        for name, values in self.checks.items():
+            if "success" in values:
+                passed = values["success"] is True
+                results.append(table_result(table, name, values["check_statement"], passed))
+            else:
+                results += _could_not_run([name], error)
+        return results
 
     def _raise_exception(self, exception_string: str) -> NoReturn:
         failed = [name for name, values in self.checks.items() if not values.get("success")]
         super()._raise_exception(_failure(failed, exception_string))
 
 
-class RunCheckOperator(SQLCheckOperator):
+class RunCheckOperator(_RecordsResults, SQLCheckOperator):
     """``SQLCheckOperator`` for a :class:`~shopflow.quality.checks.RunCheck` of this run.
 
     After the check passes, a check with ``warning_parameters`` is evaluated again
-    with them, and a falsy row is logged as a warning: the task still succeeds.
+    with them, and a falsy row is logged and recorded as a warning: the task still succeeds.
     """
 
     template_fields = (*SQLCheckOperator.template_fields, "parameters")
@@ -132,22 +199,43 @@ class RunCheckOperator(SQLCheckOperator):
         kwargs.setdefault("task_id", check.name)
         kwargs.setdefault("doc_md", check.description)
         super().__init__(sql=check.sql, parameters=check.bind("{{ run_id }}"), **kwargs)
+        self.check = check
         self.check_name = check.name
         self.warning_parameters = dict(check.warning_parameters or {})
+        self._row: Any = None
+        self._warning_row: Any = None
+        self._evaluated = False
 
-    def execute(self, context: Context) -> None:
-        _prefer_read_only(self)
+    def run_checks(self, context: Context) -> None:
         sql, values = self.sql, dict(self.parameters or {})
         self.sql, self.parameters = self._for_hook(sql, values)
-        super().execute(context)
+        super().run_checks(context)
         if self.warning_parameters:
-            row = self.get_db_hook().get_first(
+            self._warning_row = self.get_db_hook().get_first(
                 *self._for_hook(sql, {**values, **self.warning_parameters})
             )
-            if not row or not all(row):
+            if not self._warning_row or not all(self._warning_row):
                 self.log.warning(
-                    "quality warning %s (run %s): %s", self.check_name, values.get(RUN_ID), row
+                    "quality warning %s (run %s): %s",
+                    self.check_name,
+                    values.get(RUN_ID),
+                    self._warning_row,
                 )
+
+    def _build_check_results(self, records: Any) -> Any:
+        """The stock hook before the pass/fail decision: keep the row for the result."""
+        self._row, self._evaluated = records, True
+        return super()._build_check_results(records)
+
+    def results(self, error: BaseException | None) -> list[CheckResult]:
+        if not self._evaluated:
+            return _could_not_run([self.check_name], error)
+        outcome = run_row_outcome(self._row)
+        if not outcome[0] or not self.warning_parameters:
+            return [run_result(self.check, outcome)]
+        if error is not None and self._warning_row is None:  # the warning query raised
+            return _could_not_run([self.check_name], error)
+        return [run_result(self.check, outcome, run_row_outcome(self._warning_row))]
 
     def _for_hook(self, sql: str, values: Mapping[str, Any]) -> tuple[str, Any]:
         """``$name`` placeholders as the hook's driver expects them."""

@@ -22,6 +22,7 @@ import structlog
 
 from shopflow.names import CONN_WAREHOUSE
 from shopflow.quality.checks import RUN_CHECKS
+from shopflow.quality.evaluate import RESULTS_XCOM_KEY, check_tasks, run_checks
 from shopflow.quality.operators import FAILURE_PREFIX
 from shopflow.warehouse.factory import warehouse_from_url
 
@@ -83,24 +84,56 @@ def operators() -> dict[str, Any]:
     return {op.task_id: op for op in build_operators()}
 
 
-def execute(op: Any, run_id: str = sc.RUN) -> None:
+class RecordingTI:
+    """The task instance's ``xcom_push``, keeping what was pushed."""
+
+    def __init__(self) -> None:
+        self.pushed: dict[str, Any] = {}
+
+    def xcom_push(self, key: str, value: Any) -> None:
+        self.pushed[key] = json.loads(json.dumps(value))  # XCom keeps JSON
+
+
+def execute(op: Any, run_id: str = sc.RUN, ti: RecordingTI | None = None) -> None:
     """What the task runner does for one operator: render templates, then execute."""
-    context = {"run_id": run_id}
+    context = {"run_id": run_id, "ti": ti or RecordingTI()}
     op.render_template_fields(context)
     op.execute(context)
 
 
-def failing_tasks(run_id: str = sc.RUN) -> dict[str, str]:
-    """Every operator executed; the task ids that failed, with their messages."""
+def run_operators(run_id: str = sc.RUN) -> tuple[dict[str, str], dict[str, Any]]:
+    """Every operator executed: (failed task id -> message, task id -> its recorded results)."""
     from airflow.sdk.exceptions import AirflowFailException
 
-    failed = {}
+    failed, recorded = {}, {}
     for task_id, op in operators().items():
+        ti = RecordingTI()
         try:
-            execute(op, run_id)
+            execute(op, run_id, ti)
         except AirflowFailException as exc:
             failed[task_id] = str(exc)
-    return failed
+        recorded[task_id] = ti.pushed.get(RESULTS_XCOM_KEY)
+    return failed, recorded
+
+
+def failing_tasks(run_id: str = sc.RUN) -> dict[str, str]:
+    """Every operator executed; the task ids that failed, with their messages."""
+    return run_operators(run_id)[0]
+
+
+def assert_records_match_evaluate(world: sc.World, run_id: str = sc.RUN) -> dict[str, Any]:
+    """Each task recorded, also when failing, exactly what evaluate computes for its checks."""
+    failed, recorded = run_operators(run_id)
+    expected = {r.name: r.to_dict() for r in run_checks(world.warehouse, run_id=run_id)}
+    for task_id, names in check_tasks().items():
+        record = recorded[task_id]
+        assert record is not None, f"{task_id} recorded nothing"
+        assert record["seconds"] >= 0
+        assert [r["name"] for r in record["results"]] == names
+        for result in record["results"]:
+            assert result == expected[result["name"]], task_id
+        assert (task_id in failed) == any(r["status"] == "fail" for r in record["results"])
+    return recorded
 
 
 @pytest.mark.unit
@@ -114,6 +147,38 @@ def test_operators_are_exactly_the_declared_checks(declared_quality_tasks: set[s
 def test_operators_pass_on_the_clean_state(connected: sc.Make) -> None:
     sc.clean(connected)
     assert failing_tasks() == {}
+
+
+def test_operators_record_what_evaluate_finds_passing_or_failing(connected: sc.Make) -> None:
+    world = sc.clean(connected)
+    recorded = assert_records_match_evaluate(world)
+    assert {r["status"] for rec in recorded.values() for r in rec["results"]} == {"pass"}
+    sc.plant_orphans(world, sc.ORPHANS_OVER_LIMIT)
+    world.execute("update analytics.fct_order_line set unit_price = -0.01 where line_no = 3")
+    recorded = assert_records_match_evaluate(world)
+    failed = [
+        r["name"] for rec in recorded.values() for r in rec["results"] if r["status"] == "fail"
+    ]
+    assert failed == ["fct_order_line.unit_price.min", "orphan_order_lines"]
+
+
+def test_a_warning_is_recorded_as_warn(connected: sc.Make) -> None:
+    world = sc.with_history(connected, days=3, lines=sc.LINES // 4)
+    recorded = assert_records_match_evaluate(world)
+    (result,) = recorded["row_count_order_lines"]["results"]
+    assert result["status"] == "warn" and result["severity"] == "warning"
+
+
+def test_a_query_error_is_recorded_before_the_task_fails(connected: sc.Make) -> None:
+    world = sc.clean(connected)
+    world.execute("drop table analytics.load_audit")
+    op, ti = operators()["reconciliation"], RecordingTI()
+    with pytest.raises(Exception, match="load_audit"):
+        execute(op, ti=ti)
+    (result,) = ti.pushed[RESULTS_XCOM_KEY]["results"]
+    assert (result["name"], result["status"]) == ("reconciliation", "fail")
+    assert result["detail"].startswith("could not run reconciliation: ")
+    assert "load_audit" in result["detail"]
 
 
 @pytest.mark.parametrize(

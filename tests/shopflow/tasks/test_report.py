@@ -4,6 +4,8 @@ One business date staged by hand in a local staging directory, run through the
 real transform and load task functions into a DuckDB warehouse file. The Airflow
 connection and variables come from the environment (outside a task the Task SDK
 reads ``AIRFLOW_CONN_*`` / ``AIRFLOW_VAR_*``: src/shopflow_local/in_process.py).
+The check tasks' records are what ``evaluate`` finds, grouped per task as the
+operators record them (tests/shopflow/quality/test_quality.py holds the two equal).
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ import pytest
 from shopflow.errors import ShopflowError
 from shopflow.names import CONN_WAREHOUSE, SOURCES, VAR_HASH_KEY, VAR_STAGING_URI
 from shopflow.quality.checks import check_names
+from shopflow.quality.evaluate import check_tasks, run_checks
 from shopflow.run_report import report_key
 from shopflow.sources.clickstream import EVENTS_SCHEMA
 from shopflow.sources.interactions import INTERACTIONS_SCHEMA
@@ -33,6 +36,7 @@ from shopflow.staging import Staging
 from shopflow.tasks.load import load
 from shopflow.tasks.report import report
 from shopflow.tasks.transform import transform
+from shopflow.warehouse.factory import warehouse_from_connection
 from shopflow_local.in_process import airflow_environment_for
 
 pytestmark = pytest.mark.unit
@@ -117,6 +121,17 @@ class Pipeline:
         transformed = transform(D, RUN)
         return transformed, load(D, RUN, transformed)
 
+    def recorded(self) -> dict[str, Any]:
+        """What each check task records on the warehouse as it is now (0.25 s each)."""
+        found = {
+            r.name: r.to_dict()
+            for r in run_checks(warehouse_from_connection(CONN_WAREHOUSE), run_id=RUN)
+        }
+        return {
+            task: {"seconds": 0.25, "results": [found[name] for name in names]}
+            for task, names in check_tasks().items()
+        }
+
     def stored_report(self) -> dict[str, Any]:
         path = self.staging_dir / report_key(D, RUN)
         stored: dict[str, Any] = json.loads(path.read_text())
@@ -172,7 +187,11 @@ def pipeline(tmp_path: Path) -> Iterator[Pipeline]:
 
 def test_a_healthy_run_returns_the_report_uri_and_stores_the_report(pipeline: Pipeline) -> None:
     transformed, loaded = pipeline.transform_and_load()
-    result = report(D, RUN, extracts=pipeline.extracts, transformed=transformed, loaded=loaded)
+    recorded = pipeline.recorded()
+    result = report(
+        D, RUN, extracts=pipeline.extracts, transformed=transformed, loaded=loaded,
+        recorded=recorded,
+    )  # fmt: skip
     key = report_key(D, RUN)
     assert key == "reports/dt=2024-05-02/manual__2024-05-03T01_00_00_00_00.json"
     assert result["report_uri"] == pipeline.staging.document_uri(key)
@@ -188,7 +207,28 @@ def test_a_healthy_run_returns_the_report_uri_and_stores_the_report(pipeline: Pi
     assert stored["load"] == loaded
     assert [c["name"] for c in stored["checks"]] == check_names()
     assert {c["status"] for c in stored["checks"]} == {"pass"}
+    assert stored["checks_seconds"] == 0.25 * len(check_tasks())
+    assert stored["unfinished"] == []
     assert result["warnings"] == []
+
+
+def test_a_check_task_that_recorded_nothing_is_unfinished_and_its_checks_not_run(
+    pipeline: Pipeline,
+) -> None:
+    transformed, loaded = pipeline.transform_and_load()
+    recorded = {**pipeline.recorded(), "fct_order_line_column_checks": None}
+    with pytest.raises(ShopflowError) as caught:
+        report(D, RUN, extracts=pipeline.extracts, transformed=transformed, loaded=loaded,
+               recorded=recorded)  # fmt: skip
+    assert "unfinished steps [quality.fct_order_line_column_checks]" in str(caught.value)
+    stored = pipeline.stored_report()
+    assert stored["unfinished"] == ["quality.fct_order_line_column_checks"]
+    assert [c["name"] for c in stored["checks"]] == check_names()
+    not_run = [c for c in stored["checks"] if c["status"] != "pass"]
+    assert [c["name"] for c in not_run] == check_tasks()["fct_order_line_column_checks"]
+    assert {(c["status"], c["detail"]) for c in not_run} == {
+        ("fail", "not run: quality.fct_order_line_column_checks recorded no result")
+    }
 
 
 def test_an_unfinished_extract_fails_the_run_and_the_report_is_stored(
@@ -197,7 +237,8 @@ def test_an_unfinished_extract_fails_the_run_and_the_report_is_stored(
     transformed, loaded = pipeline.transform_and_load()
     extracts = {**pipeline.extracts, "interactions": None}
     with pytest.raises(ShopflowError) as caught:
-        report(D, RUN, extracts=extracts, transformed=transformed, loaded=loaded)
+        report(D, RUN, extracts=extracts, transformed=transformed, loaded=loaded,
+               recorded=pipeline.recorded())  # fmt: skip
     message = str(caught.value)
     assert "unfinished steps [interactions], failed checks []" in message
     assert message.endswith(f"report at {pipeline.staging.document_uri(report_key(D, RUN))}")
@@ -209,20 +250,22 @@ def test_an_unfinished_extract_fails_the_run_and_the_report_is_stored(
 
 def test_unfinished_transform_and_load_fail_the_run_without_checks(pipeline: Pipeline) -> None:
     with pytest.raises(
-        ShopflowError, match=r"unfinished steps \[transform, load\], failed checks \[\]"
+        ShopflowError, match=r"unfinished steps \[transform, load, quality\], failed checks \[\]"
     ):
         report(D, RUN, extracts=pipeline.extracts, transformed=None, loaded=None)
     stored = pipeline.stored_report()
     assert stored["sources"] == pipeline.extracts
     assert stored["audit"] == [] and stored["deltas"] == {}
     assert stored["load"] is None and stored["checks"] == []
-    assert stored["unfinished"] == ["transform", "load"]
+    assert stored["unfinished"] == ["transform", "load", "quality"]
     assert not pipeline.warehouse_file.exists()  # no load, so the checks never ran
 
 
 def test_an_unfinished_load_fails_the_run_without_checks(pipeline: Pipeline) -> None:
     transformed = transform(D, RUN)
-    with pytest.raises(ShopflowError, match=r"unfinished steps \[load\], failed checks \[\]"):
+    with pytest.raises(
+        ShopflowError, match=r"unfinished steps \[load, quality\], failed checks \[\]"
+    ):
         report(D, RUN, extracts=pipeline.extracts, transformed=transformed, loaded=None)
     stored = pipeline.stored_report()
     assert stored["audit"] == transformed["audit"] and stored["deltas"] == transformed["deltas"]
@@ -238,7 +281,8 @@ def test_a_failed_check_fails_the_run_naming_it(pipeline: Pipeline) -> None:
     with pytest.raises(
         ShopflowError, match=r"unfinished steps \[\], failed checks \[reconciliation\]"
     ):
-        report(D, RUN, extracts=pipeline.extracts, transformed=transformed, loaded=loaded)
+        report(D, RUN, extracts=pipeline.extracts, transformed=transformed, loaded=loaded,
+               recorded=pipeline.recorded())  # fmt: skip
     checks = {c["name"]: c for c in pipeline.stored_report()["checks"]}
     assert checks["reconciliation"]["status"] == "fail"
     assert [name for name, c in checks.items() if c["status"] == "fail"] == ["reconciliation"]
