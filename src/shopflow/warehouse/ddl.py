@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from shopflow.warehouse.tables import SCHEMA, TABLES, TableSpec
+from shopflow.warehouse.tables import SCHEMA, TABLES, Index, TableSpec
 
 DIALECTS = ("duckdb", "postgres", "redshift")
 
@@ -43,10 +43,33 @@ def create_table(spec: TableSpec, dialect: str) -> str:
     return sql
 
 
+def index_name(spec: TableSpec, index: Index) -> str:
+    """``<table>_<columns>_idx`` (``_partial_idx`` for a partial index), within 63 bytes."""
+    name = f"{spec.name}_{'_'.join(index.columns)}_{'partial_' if index.where else ''}idx"
+    if len(name) > 63:
+        raise ValueError(f"index name {name!r} is longer than 63 bytes")
+    return name
+
+
+def create_indexes(spec: TableSpec, dialect: str) -> list[str]:
+    """CREATE INDEX IF NOT EXISTS for spec's secondary indexes (Postgres only)."""
+    if dialect != "postgres":
+        return []
+    unknown = {c for i in spec.indexes for c in i.columns} - set(spec.column_names)
+    if unknown:
+        raise ValueError(f"{spec.name} has no column(s) {sorted(unknown)} to index")
+    return [
+        f"create index if not exists {index_name(spec, i)} on {spec.qualified} "
+        f"({', '.join(i.columns)}){f' where {i.where}' if i.where else ''}"
+        for i in spec.indexes
+    ]
+
+
 def create_all(dialect: str) -> list[str]:
-    """The schema and every table, in dependency-free order."""
+    """The schema, every table and its indexes, in dependency-free order."""
     if dialect not in DIALECTS:
         raise ValueError(f"unknown dialect {dialect!r}")
-    return [f"create schema if not exists {SCHEMA}"] + [
-        create_table(spec, dialect) for spec in TABLES.values()
-    ]
+    statements = [f"create schema if not exists {SCHEMA}"]
+    for spec in TABLES.values():
+        statements += [create_table(spec, dialect), *create_indexes(spec, dialect)]
+    return statements

@@ -38,6 +38,19 @@ class Column:
 
 
 @dataclass(frozen=True)
+class Index:
+    """A secondary index (Postgres; DuckDB and Redshift rely on sort order instead).
+
+    Declared only where a plan of the load or of a check shows it turns a scan of the
+    whole table into a look-up of the day's rows. ``where`` is a partial index's
+    predicate, fixed SQL text over the table's own columns.
+    """
+
+    columns: tuple[str, ...]
+    where: str = ""
+
+
+@dataclass(frozen=True)
 class TableSpec:
     """One warehouse table."""
 
@@ -47,6 +60,7 @@ class TableSpec:
     upkeep: Upkeep
     distkey: str | None = None
     sortkey: tuple[str, ...] = ()
+    indexes: tuple[Index, ...] = ()
 
     @property
     def column_names(self) -> list[str]:
@@ -84,6 +98,7 @@ DIM_CUSTOMER = TableSpec(
     upkeep=Upkeep.UPSERT_NEWEST,
     distkey="customer_id",
     sortkey=("customer_id",),
+    indexes=(Index(("email_hash",)),),  # derive 10: rule 3's customers of the candidates
 )
 DIM_PRODUCT = TableSpec(
     "dim_product",
@@ -108,6 +123,8 @@ FCT_ORDER_LINE = TableSpec(
     upkeep=Upkeep.UPSERT_NEWEST,
     distkey="customer_id",
     sortkey=("order_date",),
+    # derive 50 and the checks read the lines of a few order dates, and of D's updates
+    indexes=(Index(("order_date",)), Index(("updated_at",))),
 )
 FCT_INTERACTION = TableSpec(
     "fct_interaction",
@@ -119,6 +136,12 @@ FCT_INTERACTION = TableSpec(
     key=("interaction_id",),
     upkeep=Upkeep.INSERT_NEW,
     sortkey=("interaction_date",),
+    indexes=(
+        Index(("interaction_id",), where="customer_id is null"),  # derive 10: unresolved ones
+        Index(("email_hash",)),  # derive 10: interactions of this load's customers
+        Index(("interaction_date",)),  # derive 50, row_count_interactions
+        Index(("customer_id", "occurred_at")),  # derive 50: last touch before an order
+    ),
 )
 FCT_CLICK_EVENT = TableSpec(
     "fct_click_event",
@@ -129,7 +152,12 @@ FCT_CLICK_EVENT = TableSpec(
     ),
     key=("event_id",),
     upkeep=Upkeep.INSERT_NEW,
+    distkey="session_id",
     sortkey=("event_date",),
+    indexes=(
+        Index(("session_id",)),  # derive 20: every stored event of the loaded sessions
+        Index(("event_date",)),  # derive 50, row_count_click_events
+    ),
 )
 FCT_SESSION = TableSpec(
     "fct_session",
@@ -141,7 +169,9 @@ FCT_SESSION = TableSpec(
     ),
     key=("session_id",),
     upkeep=Upkeep.REBUILD,
+    distkey="session_id",
     sortkey=("session_date",),
+    indexes=(Index(("session_date",)),),  # derive 50: sessions of the affected dates
 )
 CUSTOMER_DAILY = TableSpec(
     "customer_daily",

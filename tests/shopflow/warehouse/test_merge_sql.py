@@ -11,6 +11,7 @@ from sqlglot import exp
 from sqlglot.errors import ErrorLevel
 
 from shopflow.warehouse.base import LoadContext, Phase, Warehouse
+from shopflow.warehouse.ddl import create_all, create_table, index_name
 from shopflow.warehouse.duckdb import DuckDBWarehouse
 from shopflow.warehouse.merge import MergeStyle, Role, merge_statements
 from shopflow.warehouse.names import ident
@@ -154,3 +155,22 @@ def test_load_plan_order(warehouse: Warehouse) -> None:
     assert {s.data for s in load if s.data} == {"dim_customer", "load_audit"}
     merged = {s.table for s in load if s.phase is Phase.MERGE}
     assert merged == {"dim_customer", "quarantine", "load_audit"}
+
+
+def test_secondary_indexes_only_on_postgres() -> None:
+    """Declared indexes become CREATE INDEX IF NOT EXISTS on Postgres, after their table;
+    DuckDB and Redshift get none (zone maps, sort keys)."""
+    postgres = create_all("postgres")
+    declared = [(spec, index) for spec in TABLES.values() for index in spec.indexes]
+    assert declared
+    names = [index_name(spec, index) for spec, index in declared]
+    assert len(set(names)) == len(names)
+    for (spec, index), name in zip(declared, names, strict=True):
+        assert set(index.columns) <= set(spec.column_names)
+        (create,) = [s for s in postgres if f" {name} " in s]
+        assert create.startswith("create index if not exists")
+        assert f"on {spec.qualified} ({', '.join(index.columns)})" in create
+        assert postgres.index(create) > postgres.index(create_table(spec, "postgres"))
+        assert sqlglot.parse_one(create, read="postgres") is not None
+    for dialect in ("duckdb", "redshift"):
+        assert not [s for s in create_all(dialect) if "index" in s]

@@ -19,7 +19,12 @@ touched_dates as (
     union
     select order_line.order_date as activity_date
     from analytics.fct_order_line as order_line
-    inner join run_day on cast(order_line.updated_at as date) = run_day.business_date
+    inner join run_day
+        on
+            -- a range, not cast(updated_at as date): an index or sort order on
+            -- updated_at then finds D's updates without reading every line
+            order_line.updated_at >= run_day.business_date
+            and order_line.updated_at < cast(run_day.business_date + interval '1 day' as date)
 ),
 
 amounts as (

@@ -5,14 +5,6 @@
 create temp table tmp_resolved_interactions as
 with
 
-customers as (
-    select
-        email_hash,
-        min(customer_id) as customer_id
-    from analytics.dim_customer
-    group by email_hash
-),
-
 new_hashes as (
     select distinct delta.email_hash
     from delta_dim_customer as delta
@@ -38,6 +30,22 @@ candidates as (
         by_hash.type
     from analytics.fct_interaction as by_hash
     inner join new_hashes on by_hash.email_hash = new_hashes.email_hash
+),
+
+-- The customers of the candidates' hashes only, not of every stored customer: the scan
+-- then grows with the day's candidates, not with dim_customer.
+candidate_hashes as (
+    select distinct candidates.email_hash
+    from candidates
+),
+
+customers as (
+    select
+        customer.email_hash,
+        min(customer.customer_id) as customer_id
+    from analytics.dim_customer as customer
+    inner join candidate_hashes on customer.email_hash = candidate_hashes.email_hash
+    group by customer.email_hash
 )
 
 select
