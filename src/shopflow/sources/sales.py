@@ -3,10 +3,11 @@
 Reads go through connectorx's record-batch stream (``return_type="arrow_stream"``,
 optionally split over ``partition_num`` connections with ``partition_on``) from a
 connectorx URL: ``sqlite:///abs/path.sqlite`` or ``mysql://user:pass@host:port/shop``.
-Each table's batches are collected and sorted by primary key in Arrow, so the staged
-Parquet is byte-identical whatever the partitioning (a day of SF1 is well under 100 MB
-of Arrow). connectorx cannot bind parameters: the only values inlined in the SQL are
-dates formatted from ``date`` objects. Every
+Each table's batches are collected, sorted by primary key in Arrow and staged before
+the next table is read, so the staged Parquet is byte-identical whatever the partitioning
+and memory holds one table (SF10's two million customers of a full refresh: ~200 MB).
+connectorx cannot bind parameters: the only values inlined in the SQL are dates
+formatted from ``date`` objects. Every
 column is cast to a fixed Arrow schema with safe casts, so decimals stay exact
 (MySQL DECIMAL arrives as decimal128(38,10); SQLite values are read as text and
 parsed into decimal128) and a value that would lose digits fails the extract.
@@ -291,20 +292,28 @@ def extract_sales(
     started = time.perf_counter()
     dialect = dialect_of(url)
     queries = build_queries(business_date, dialect, customers_full_refresh=customers_full_refresh)
-    reads = {
-        name: _read_table(url, query, TABLES[name], partition_num)
-        for name, query in queries.items()
-    }
-    lo, hi = fx_window(business_date, reads["orders"].table)
-    reads["fx_rates"] = _read_table(url, fx_query(lo, hi, dialect), TABLES["fx_rates"], 1)
-
-    tables = {name: read.table.num_rows for name, read in reads.items()}
-    rows = sum(tables.values())
+    tables: dict[str, int] = {}
+    bytes_in = 0
     with staging.writer(SOURCE, business_date, run_id=run_id) as writer:
-        for name, read in reads.items():
+
+        def stage(name: str, query: str, partitions: int) -> pa.Table:
+            """Read, sort and stage one table (one table in memory at a time)."""
+            nonlocal bytes_in
+            read = _read_table(url, query, TABLES[name], partitions)
             writer.declare(name, TABLES[name].schema)
             for part in _slices(read.table):
                 writer.write(name, part)
+            tables[name] = read.table.num_rows
+            bytes_in += read.bytes_in
+            return read.table
+
+        for name, query in queries.items():
+            staged = stage(name, query, partition_num)
+            if name == "orders":
+                lo, hi = fx_window(business_date, staged)
+            del staged
+        stage("fx_rates", fx_query(lo, hi, dialect), 1)
+        rows = sum(tables.values())
         writer.set_counts(rows_in=rows, rows_loaded=rows, rows_duplicate=0, rows_quarantined=0)
     return ExtractResult(
         source=SOURCE,
@@ -314,7 +323,7 @@ def extract_sales(
         rows_loaded=rows,
         rows_duplicate=0,
         rows_quarantined=0,
-        bytes_in=sum(read.bytes_in for read in reads.values()),
+        bytes_in=bytes_in,
         seconds=time.perf_counter() - started,
         tables=tables,
     )

@@ -36,25 +36,22 @@ def hash_key() -> str:
 @fail_fast
 def transform(business_date: date | str, run_id: str) -> dict[str, Any]:
     """Staging of D -> deltas of every warehouse table, staged for the load."""
-    from shopflow.transform.build import transform_day
+    from shopflow.transform.build import transform_day_into
     from shopflow.transform.inputs import StagedDay
 
     day = as_date(business_date)
     started = time.perf_counter()
     staging = connections.resolve_staging()
-    deltas = transform_day(
-        StagedDay.from_staging(staging, day), business_date=day, run_id=run_id, hash_key=hash_key()
-    )
-    tables = deltas.tables()
+    inputs = StagedDay.from_staging(staging, day)
     with staging.writer(DELTAS_SOURCE, day, run_id=run_id) as writer:
-        for name, table in tables.items():
-            writer.declare(name, table.schema)
-            writer.write(name, table)
+        rows, audit = transform_day_into(
+            inputs, writer, business_date=day, run_id=run_id, hash_key=hash_key()
+        )
     summary = {
         "business_date": day.isoformat(),
         "manifest_uri": staging.manifest_uri(DELTAS_SOURCE, day),
-        "deltas": {name: t.num_rows for name, t in tables.items()},
-        "audit": audit_to_xcom(deltas.audit),
+        "deltas": rows,
+        "audit": audit_to_xcom(audit),
         "seconds": round(time.perf_counter() - started, 3),
     }
     log.info("transform %s: %s", day, json.dumps(summary["deltas"]))

@@ -1,21 +1,27 @@
 """Run the transform models over one day's staging; list the derive statements.
 
 ``transform_day`` is a pure function of its inputs (apart from the audit clock): it
-registers the staged Arrow tables in an in-memory DuckDB, creates every model of
-``models/{staging,intermediate,marts}/*.sql`` in dependency order (found from the tables
-each model reads; views or tables, see ``Model``) and returns the deltas. Emails are hashed
-before DuckDB sees them. The layout and conventions: ``models/README.md``.
+copies the staged tables, chunk by chunk, into an in-memory DuckDB (spilling to a scratch
+folder), creates every model of ``models/{staging,intermediate,marts}/*.sql`` in dependency order
+(found from the tables each model reads; views or tables, see ``Model``) and returns the
+deltas; ``transform_day_into`` streams them to a staging writer instead, batch by batch.
+Emails are hashed before DuckDB sees them. DuckDB runs within ``memory_limit`` and spills
+to the scratch folder beyond it, so memory stays bounded whatever the day's size. The
+layout and conventions: ``models/README.md``.
 """
 
 from __future__ import annotations
 
 import functools
 import re
-from collections.abc import Iterable
+import tempfile
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from importlib import resources
 from importlib.resources.abc import Traversable
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 import duckdb
 import pyarrow as pa
@@ -31,6 +37,9 @@ from shopflow.warehouse.arrow import arrow_schema
 from shopflow.warehouse.results import AuditRow
 from shopflow.warehouse.tables import TABLES
 
+if TYPE_CHECKING:
+    from shopflow.staging.writer import PartitionWriter
+
 _MODEL_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 LAYERS: dict[str, tuple[str, ...]] = {
     "staging": ("stg_",),
@@ -43,6 +52,10 @@ _VIEW = re.compile(r"^-- materialized: view$", re.MULTILINE)
 _DERIVE_NAME = re.compile(r"^[0-9]{2}_[a-z0-9_]+$")
 _HASHED = {("sales", "customers"), ("interactions", "interactions")}
 _ORDER = {"quarantine": ("source", "record_key", "reason", "raw")}
+MEMORY_LIMIT = "1.5GB"
+"""DuckDB's default budget (``memory_limit``); beyond it, it spills to the scratch folder."""
+BATCH_ROWS = 131_072
+"""Rows per delta batch fetched from DuckDB."""
 
 
 class TransformError(ShopflowError):
@@ -202,37 +215,69 @@ def _now() -> datetime:
     return datetime.now(UTC).replace(tzinfo=None)
 
 
-def _register(
+def _connect(scratch: Path, memory_limit: str) -> duckdb.DuckDBPyConnection:
+    """An in-memory DuckDB bounded by memory_limit, spilling into scratch beyond it.
+
+    In memory, not a database file: a day that fits runs at memory speed (a file
+    database writes every model table to disk), one that does not spills to scratch.
+    """
+    con = duckdb.connect(
+        ":memory:",
+        config={
+            "memory_limit": memory_limit,
+            "temp_directory": str(scratch / "spill"),
+            "preserve_insertion_order": False,  # every delta is fetched with an order by
+        },
+    )
+    con.execute("set TimeZone = 'UTC'")
+    return con
+
+
+def _load_inputs(
     con: duckdb.DuckDBPyConnection,
     inputs: StagedDay,
     business_date: date,
     run_id: str,
     hash_key: str,
+    cache_dir: Path,
 ) -> None:
+    """Copy every input into a DuckDB table, chunk by chunk (emails hashed on the way)."""
     for source, table in INPUTS:
-        data = inputs.table(source, table)
-        if (source, table) in _HASHED:
-            data = replace_email(data, hash_key)
-        con.register(input_name(source, table), data)
+        name = input_name(source, table)
+        statement = f"create table {name} as select * from chunk"
+        for chunk in inputs.chunks(source, table, cache_dir):
+            data = replace_email(chunk, hash_key) if (source, table) in _HASHED else chunk
+            con.register("chunk", data)
+            try:
+                con.execute(statement)
+            finally:
+                con.unregister("chunk")
+            statement = f"insert into {name} select * from chunk"
     context = pa.table(
         {"business_date": pa.array([business_date], pa.date32()), "run_id": [run_id]}
     )
     con.register("run_context", context)
 
 
-def _fetch(con: duckdb.DuckDBPyConnection, name: str) -> pa.Table:
-    """The delta of warehouse table ``name``, read from its mart model."""
+def _batches(con: duckdb.DuckDBPyConnection, name: str) -> Iterator[pa.RecordBatch]:
+    """The delta of warehouse table ``name``, read from its mart model, batch by batch."""
     spec = TABLES[name]
     schema = arrow_schema(spec)
     order = ", ".join(_ORDER.get(name, spec.key))
     query = f"select {', '.join(spec.column_names)} from {DELTA_MODELS[name]} order by {order}"
-    table = con.sql(query).to_arrow_table()
-    columns = [table.column(f.name).cast(f.type) for f in schema]
-    result = pa.Table.from_arrays(columns, schema=schema)
-    for f in schema:
-        if not f.nullable and result.column(f.name).null_count:
-            raise TransformError(f"{name}.{f.name}: the transform produced nulls")
-    return result
+    for batch in con.sql(query).fetch_record_batch(BATCH_ROWS):
+        columns = [batch.column(f.name).cast(f.type) for f in schema]
+        result = pa.RecordBatch.from_arrays(columns, schema=schema)
+        for f in schema:
+            if not f.nullable and result.column(f.name).null_count:
+                raise TransformError(f"{name}.{f.name}: the transform produced nulls")
+        yield result
+
+
+def delta_names(sources: Iterable[str]) -> list[str]:
+    """The deltas a day with these staged sources feeds (see ``Deltas.tables``)."""
+    staged = set(sources)
+    return [name for name, src in DELTA_SOURCES.items() if src is None or src in staged]
 
 
 def _audit(
@@ -270,24 +315,31 @@ def _audit(
     return rows
 
 
-def transform_day(
+DeltaSink = Callable[[str, Iterator[pa.RecordBatch]], None]
+"""Takes a delta's name and its batches (exactly the warehouse columns, in key order)."""
+
+
+def _transform(
     inputs: StagedDay,
+    sink: DeltaSink,
+    names: Iterable[str],
     *,
     business_date: date,
     run_id: str,
     hash_key: str,
-    started_at: datetime | None = None,
-) -> Deltas:
-    """One day's staging -> deltas of every table the day feeds, plus audit rows.
-
-    ``started_at`` (naive UTC) defaults to now; ``finished_at`` is taken at the end.
-    """
+    started_at: datetime | None,
+    memory_limit: str,
+    work_dir: Path | None,
+) -> list[AuditRow]:
+    """Build the models over inputs, hand each named delta to sink; the audit rows."""
     if not hash_key:
         raise TransformError("the email hash key is empty; configure it before transforming")
     started = started_at or _now()
-    with duckdb.connect(":memory:") as con:
-        con.execute("set TimeZone = 'UTC'")
-        _register(con, inputs, business_date, run_id, hash_key)
+    with (
+        tempfile.TemporaryDirectory(prefix="shopflow-transform-", dir=work_dir) as folder,
+        _connect(Path(folder), memory_limit) as con,
+    ):
+        _load_inputs(con, inputs, business_date, run_id, hash_key, Path(folder) / "cache")
         for model in models():
             kind = "view" if model.view else "table"
             try:
@@ -295,10 +347,62 @@ def transform_day(
             except duckdb.Error as exc:
                 first = (str(exc).strip().splitlines() or [""])[0]
                 raise TransformError(f"transform model {model.name} failed: {first}") from exc
-        tables = {name: _fetch(con, name) for name in DELTA_SOURCES}
+        for name in names:
+            sink(name, _batches(con, name))
         dropped = con.execute(
             "select source, rows_duplicate, rows_quarantined from int_source_counts"
         ).fetchall()
-    audit = _audit(inputs, dropped, business_date, started, _now())
+    return _audit(inputs, dropped, business_date, started, _now())
+
+
+def transform_day(
+    inputs: StagedDay,
+    *,
+    business_date: date,
+    run_id: str,
+    hash_key: str,
+    started_at: datetime | None = None,
+    memory_limit: str = MEMORY_LIMIT,
+    work_dir: Path | None = None,
+) -> Deltas:
+    """One day's staging -> deltas of every table the day feeds, plus audit rows, in memory.
+
+    ``started_at`` (naive UTC) defaults to now; ``finished_at`` is taken at the end.
+    ``work_dir`` holds the scratch folder (default: the system's temporary folder).
+    """
+    tables: dict[str, pa.Table] = {}
+
+    def collect(name: str, batches: Iterator[pa.RecordBatch]) -> None:
+        tables[name] = pa.Table.from_batches(list(batches), schema=arrow_schema(TABLES[name]))
+
+    audit = _transform(
+        inputs, collect, DELTA_SOURCES, business_date=business_date, run_id=run_id,
+        hash_key=hash_key, started_at=started_at, memory_limit=memory_limit, work_dir=work_dir,
+    )  # fmt: skip
     staged = tuple(s for s in SOURCES if s in inputs.sources)
     return Deltas(**tables, audit=audit, sources=staged)
+
+
+def transform_day_into(
+    inputs: StagedDay,
+    writer: PartitionWriter,
+    *,
+    business_date: date,
+    run_id: str,
+    hash_key: str,
+    memory_limit: str = MEMORY_LIMIT,
+    work_dir: Path | None = None,
+) -> tuple[dict[str, int], list[AuditRow]]:
+    """``transform_day`` streamed: each delta the day feeds goes to writer batch by batch;
+    returns (rows per delta, audit rows)."""
+
+    def write(name: str, batches: Iterator[pa.RecordBatch]) -> None:
+        writer.declare(name, arrow_schema(TABLES[name]))
+        writer.write_batches(name, batches)
+
+    names = delta_names(s for s in SOURCES if s in inputs.sources)
+    audit = _transform(
+        inputs, write, names, business_date=business_date, run_id=run_id, hash_key=hash_key,
+        started_at=None, memory_limit=memory_limit, work_dir=work_dir,
+    )  # fmt: skip
+    return {name: writer.rows(name) for name in names}, audit

@@ -1,20 +1,23 @@
 """A day's staged Arrow tables (and extract counts), conformed for the transform models.
 
-``StagedDay.from_staging`` reads every table of each source's committed manifest.
-``conform`` gives each input the columns the models expect: missing columns become
-nulls, extra ones are dropped, timestamps become naive UTC microseconds, typed
-columns are cast safely (a lossy cast fails). Opaque columns (``None`` below) keep
-their staged type; the models cast them.
+``StagedDay.from_staging`` lists every table of each source's committed manifest and
+reads it lazily, row group by row group (``StagedDay.chunks``), so the transform never
+holds a whole day in Arrow. ``conform`` gives each input the columns the models
+expect: missing columns become nulls, extra ones are dropped, timestamps become
+naive UTC microseconds, typed columns are cast safely (a lossy cast fails). Opaque
+columns (``None`` below) keep their staged type; the models cast them.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import date
+from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.compute as pc
+import pyarrow.parquet as pq
 
 from shopflow.names import SOURCES
 from shopflow.staging import Staging
@@ -66,11 +69,37 @@ def input_name(source: str, table: str) -> str:
     return f"raw_{source}_{table}"
 
 
+CHUNK_ROWS = 131_072
+"""Rows per chunk of an in-memory table (staged tables come one row group at a time)."""
+
+
+@dataclass(frozen=True)
+class StagedTable:
+    """A committed staged table, read on demand: whole (``read``) or by row group."""
+
+    staging: Staging
+    source: str
+    day: date
+    name: str
+    num_rows: int
+
+    def read(self) -> pa.Table:
+        """The whole table, every file verified."""
+        return self.staging.read_table(self.source, self.day, self.name)
+
+    def row_groups(self, cache_dir: Path) -> Iterator[pa.Table]:
+        """Its row groups in order, from verified local files (S3 files copied to cache_dir)."""
+        for path in self.staging.local_paths(self.source, self.day, self.name, cache_dir=cache_dir):
+            with pq.ParquetFile(path) as file:
+                for index in range(file.num_row_groups):
+                    yield file.read_row_group(index)
+
+
 @dataclass(frozen=True)
 class StagedSource:
-    """The staged tables of one source and the counts its extract recorded."""
+    """The staged tables of one source (in memory or ``StagedTable``) and its extract counts."""
 
-    tables: Mapping[str, pa.Table]
+    tables: Mapping[str, pa.Table | StagedTable]
     counts: Mapping[str, int] = field(default_factory=dict)
 
     def extract_counts(self) -> dict[str, int]:
@@ -100,20 +129,47 @@ class StagedDay:
     def from_staging(
         cls, staging: Staging, day: date, sources: tuple[str, ...] = SOURCES
     ) -> StagedDay:
-        """Read every table listed in each source's committed manifest for ``day``."""
+        """Every table listed in each source's committed manifest for ``day`` (read lazily)."""
         staged = {}
         for source in sources:
             manifest = staging.read_manifest(source, day)
-            tables = {name: staging.read_table(source, day, name) for name in manifest.tables}
+            tables: dict[str, pa.Table | StagedTable] = {
+                name: StagedTable(staging, source, day, name, entry.rows)
+                for name, entry in manifest.tables.items()
+            }
             staged[source] = StagedSource(tables=tables, counts=dict(manifest.counts))
         return cls(sources=staged)
 
+    def _staged(self, source: str, name: str) -> pa.Table | StagedTable | None:
+        staged = self.sources.get(source)
+        return staged.tables.get(name) if staged is not None else None
+
     def table(self, source: str, name: str) -> pa.Table:
         """The staged table conformed to ``INPUTS`` (empty when the source did not stage it)."""
+        table = self._staged(source, name)
+        return conform(
+            table.read() if isinstance(table, StagedTable) else table, INPUTS[(source, name)]
+        )
+
+    def chunks(self, source: str, name: str, cache_dir: Path) -> Iterator[pa.Table]:
+        """The table conformed to ``INPUTS``, chunk by chunk, in order; at least one chunk
+        (empty when the source did not stage it), so its columns are always known."""
         columns = INPUTS[(source, name)]
-        staged = self.sources.get(source)
-        table = staged.tables.get(name) if staged is not None else None
-        return conform(table, columns)
+        table = self._staged(source, name)
+        if isinstance(table, StagedTable):
+            parts: Iterator[pa.Table] = table.row_groups(cache_dir)
+        elif table is not None:
+            parts = (
+                table.slice(start, CHUNK_ROWS) for start in range(0, table.num_rows, CHUNK_ROWS)
+            )
+        else:
+            parts = iter(())
+        empty = True
+        for part in parts:
+            empty = False
+            yield conform(part, columns)
+        if empty:
+            yield conform(None if table is None else _empty(table), columns)
 
 
 def conform(table: pa.Table | None, columns: Mapping[str, pa.DataType | None]) -> pa.Table:
@@ -133,6 +189,13 @@ def conform(table: pa.Table | None, columns: Mapping[str, pa.DataType | None]) -
         arrays.append(col)
         names.append(name)
     return pa.Table.from_arrays(arrays, names=names)
+
+
+def _empty(table: pa.Table | StagedTable) -> pa.Table:
+    """No rows, the staged columns (so opaque columns keep their staged type)."""
+    if isinstance(table, StagedTable):
+        return table.read().slice(0, 0)
+    return table.slice(0, 0)
 
 
 def _cast(col: pa.ChunkedArray, typ: pa.DataType) -> pa.ChunkedArray:

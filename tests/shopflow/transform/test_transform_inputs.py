@@ -13,7 +13,14 @@ from shopflow.sources.interactions import INTERACTIONS_SCHEMA
 from shopflow.sources.sales import TABLES as SALES
 from shopflow.staging import Staging, StagingError
 from shopflow.transform.build import transform_day
-from shopflow.transform.inputs import TS, StagedDay, StagedSource, conform
+from shopflow.transform.inputs import (
+    INPUTS,
+    TS,
+    StagedDay,
+    StagedSource,
+    StagedTable,
+    conform,
+)
 
 pytestmark = pytest.mark.unit
 
@@ -62,12 +69,33 @@ def test_from_staging_reads_every_manifest_table_and_its_counts(tmp_path: Path) 
         writer.write("customers", customers)
         writer.set_counts(rows_in=1, rows_loaded=1, rows_duplicate=0, rows_quarantined=0)
     day = StagedDay.from_staging(staging, DAY, sources=("sales",))
-    assert day.sources["sales"].tables["customers"].equals(customers)
+    staged = day.sources["sales"].tables["customers"]
+    assert isinstance(staged, StagedTable) and staged.read().equals(customers)
     assert day.sources["sales"].extract_counts()["rows_in"] == 1
     deltas = transform_day(day, business_date=DAY, run_id="r", hash_key="k")
     assert deltas.dim_customer.column("customer_id").to_pylist() == [1]
     with pytest.raises(StagingError, match="no committed staging partition"):
         StagedDay.from_staging(staging, DAY, sources=("sales", "products"))
+
+
+def test_chunks_read_a_staged_table_row_group_by_row_group(tmp_path: Path) -> None:
+    staging = Staging.from_uri(str(tmp_path / "staging"))
+    at = datetime(2024, 6, 1, tzinfo=UTC)
+    orders = pa.Table.from_pylist(
+        [{"order_id": n, "customer_id": n, "status": "paid", "currency": "USD", "order_ts": at,
+          "updated_at": at, "shipping_amount": Decimal(n), "discount_amount": Decimal(0)}
+         for n in range(10)],
+        schema=SALES["orders"].schema,
+    )  # fmt: skip
+    with staging.writer("sales", DAY, run_id="r", rows_per_row_group=4) as writer:
+        writer.write("orders", orders)
+    day = StagedDay.from_staging(staging, DAY, sources=("sales",))
+    chunks = list(day.chunks("sales", "orders", tmp_path / "cache"))
+    assert [c.num_rows for c in chunks] == [4, 4, 2]
+    assert pa.concat_tables(chunks).equals(day.table("sales", "orders"))
+    (missing,) = day.chunks("sales", "customers", tmp_path / "cache")
+    assert missing.num_rows == 0
+    assert missing.column_names == list(INPUTS[("sales", "customers")])
 
 
 def test_transform_is_deterministic() -> None:

@@ -12,6 +12,7 @@ malformed lines and duplicates are then drawn from D's own streams.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -278,34 +279,98 @@ def events_under_day(day: int, cfg: GeneratorConfig) -> Part:
         events.append(kept)
         sessions.append(part.sessions)
         offset += len(part.sessions["session_hi"])
-    merged = {key: np.concatenate([e[key] for e in events]) for key in events[0]}
     earliest = start - MAX_SESSION_US - (MAX_LATE_HOURS + 1) * US_PER_HOUR
-    sort_key = (merged["file_us"] - start) // US_PER_HOUR << 40 | (merged["ts"] - earliest)
+    file_us = np.concatenate([e["file_us"] for e in events])
+    sort_key = (file_us - start) // US_PER_HOUR << 40 | (
+        np.concatenate([e["ts"] for e in events]) - earliest
+    )
+    del file_us
     order = np.argsort(sort_key, kind="stable")
+    del sort_key
+    # one column at a time: the day's events are never held twice
+    merged = {key: np.concatenate([e.pop(key) for e in events])[order] for key in list(events[0])}
     return Part(
-        events={key: value[order] for key, value in merged.items()},
+        events=merged,
         sessions={key: np.concatenate([s[key] for s in sessions]) for key in sessions[0]},
     )
 
 
-def event_table(part: Part, day: int, cfg: GeneratorConfig) -> pa.Table:
-    """The events as their JSON fields (plus file_hour); strings are built vectorised."""
-    ev, ss = part.events, part.sessions
+@dataclass(frozen=True)
+class DayEvents:
+    """The events filed under dt=D, with their ids and the collector's dirt, as numbers.
+
+    Drawn for the whole day at once (so they do not depend on how the day is cut), while
+    their strings are built a slice at a time (``event_table``). Dirt: ``extra`` indexes
+    EXTRA_FIELDS, ``malformed`` MALFORMED_KINDS, ``copy_hour`` is the hour whose file
+    holds a second copy; -1 for none.
+    """
+
+    part: Part
+    event_hi: np.ndarray
+    event_lo: np.ndarray
+    file_hour: np.ndarray
+    extra: np.ndarray
+    malformed: np.ndarray
+    copy_hour: np.ndarray
+
+    def hour_bounds(self) -> np.ndarray:
+        """Row ``bounds[h]`` where file hour h starts (events are sorted by file hour)."""
+        return np.searchsorted(self.file_hour, np.arange(25), side="left")
+
+
+def day_events(day: int, cfg: GeneratorConfig) -> DayEvents:
+    """``events_under_day`` with the ids and dirt of every event drawn."""
+    part = events_under_day(day, cfg)
+    n = len(part.events["ts"])
+    e_hi, e_lo = (
+        rng(cfg.seed, day, Stream.EVENT_IDS)
+        .integers(0, 2**63, (2, n), dtype=np.int64)
+        .view(np.uint64)
+    )
+    file_hour = ((part.events["file_us"] - day_start_us(day)) // US_PER_HOUR).astype(np.int8)
+    gen = rng(cfg.seed, day, Stream.CLICK_DIRT)
+    extra = np.where(gen.random(n) < EXTRA_FIELD_RATE, gen.integers(0, len(EXTRA_FIELDS), n), -1)
+    malformed = np.where(
+        gen.random(n) < cfg.dirt.malformed_click_rate,
+        gen.integers(0, len(MALFORMED_KINDS), n),
+        -1,
+    )
+    duplicate = (gen.random(n) < cfg.dirt.duplicate_click_rate) & (malformed < 0)
+    copy_hour = np.minimum(file_hour.astype(np.int64) + choice(gen, [0.5, 0.3, 0.2], n), 23)
+    return DayEvents(
+        part=part,
+        event_hi=e_hi,
+        event_lo=e_lo,
+        file_hour=file_hour,
+        extra=extra.astype(np.int8),
+        malformed=malformed.astype(np.int8),
+        copy_hour=np.where(duplicate, copy_hour, -1).astype(np.int8),
+    )
+
+
+def event_table(
+    events: DayEvents, day: int, cfg: GeneratorConfig, rows: slice | None = None
+) -> pa.Table:
+    """Events ``rows`` (default all) as their JSON fields, plus file_hour and the dirt
+    columns ``extra_field``, ``malformed`` (a MALFORMED_KINDS name) and
+    ``duplicate_file_hour``, each null for most events; strings are built vectorised."""
+    rows = rows or slice(None)
+    ev = {key: value[rows] for key, value in events.part.events.items()}
+    ss = events.part.sessions
     used, session = np.unique(ev["session"], return_inverse=True)
     session_idx = pa.array(session.ravel())
-    gen = rng(cfg.seed, day, Stream.EVENT_IDS)
-    e_hi, e_lo = gen.integers(0, 2**63, (2, len(ev["ts"])), dtype=np.int64).view(np.uint64)
     with_utm = ev["utm"]
     utm_source = np.where(with_utm, ss["utm_source"][ev["session"]], -1)
     utm_campaign = np.where(with_utm, ss["utm_campaign"][ev["session"]], -1)
     product = ev["product"]
+    copy_hour = events.copy_hour[rows]
 
     def per_session(hi: str, lo: str) -> pa.Array:
         return uuid_strings(ss[hi][used], ss[lo][used]).take(session_idx)
 
     return pa.table(
         {
-            "event_id": uuid_strings(e_hi, e_lo),
+            "event_id": uuid_strings(events.event_hi[rows], events.event_lo[rows]),
             "event_type": pc.take(pa.array(EVENT_TYPES), pa.array(ev["kind"])),
             "ts": iso_utc(ev["ts"], 3),
             "session_id": per_session("session_hi", "session_lo"),
@@ -318,9 +383,10 @@ def event_table(part: Part, day: int, cfg: GeneratorConfig) -> pa.Table:
             "utm_source": _take_or_null(vocab.UTM_SOURCES, utm_source),
             "utm_campaign": _campaign_names(utm_campaign),
             "device": pc.take(pa.array(vocab.DEVICES), pa.array(ss["device"][ev["session"]])),
-            "file_hour": pa.array(
-                ((ev["file_us"] - day_start_us(day)) // US_PER_HOUR).astype(np.int8)
-            ),
+            "file_hour": pa.array(events.file_hour[rows]),
+            "extra_field": _take_or_null(EXTRA_FIELDS, events.extra[rows].astype(np.int64)),
+            "malformed": _take_or_null(MALFORMED_KINDS, events.malformed[rows].astype(np.int64)),
+            "duplicate_file_hour": pa.array(copy_hour, mask=copy_hour < 0),
         }
     )
 
@@ -388,57 +454,71 @@ def _campaign_names(codes: np.ndarray) -> pa.Array:
     return pc.take(pa.array(names, pa.string()), pa.array(inverse.ravel()))
 
 
-def with_dirt(table: pa.Table, day: int, cfg: GeneratorConfig) -> pa.Table:
-    """The events with the collector's dirt decided: ``extra_field`` (JSON text of an
-    unknown field), ``malformed`` (a MALFORMED_KINDS name) and ``duplicate_file_hour``
-    (the hour whose file holds a second copy), each null for most events."""
-    gen = rng(cfg.seed, day, Stream.CLICK_DIRT)
-    n = table.num_rows
-    extra = np.where(gen.random(n) < EXTRA_FIELD_RATE, gen.integers(0, len(EXTRA_FIELDS), n), -1)
-    malformed = np.where(
-        gen.random(n) < cfg.dirt.malformed_click_rate,
-        gen.integers(0, len(MALFORMED_KINDS), n),
-        -1,
-    )
-    duplicate = (gen.random(n) < cfg.dirt.duplicate_click_rate) & (malformed < 0)
-    file_hour = table.column("file_hour").to_numpy().astype(np.int64)
-    copy_hour = np.minimum(file_hour + choice(gen, [0.5, 0.3, 0.2], n), 23)
-    return (
-        table.append_column("extra_field", _take_or_null(EXTRA_FIELDS, extra))
-        .append_column("malformed", _take_or_null(MALFORMED_KINDS, malformed))
-        .append_column("duplicate_file_hour", pa.array(copy_hour.astype(np.int8), mask=~duplicate))
-    )
-
-
-def collector_lines(events: pa.Table) -> pa.Table:
-    """(file_hour, line) of every line under dt=D, from ``with_dirt`` events.
-
-    A file's lines are the rows with its file_hour, in table order: first its own
-    events by time, then the second copies of duplicated events. DuckDB builds the JSON.
-    """
+def event_lines(events: pa.Table) -> pa.ChunkedArray:
+    """One collector line per ``event_table`` row, in order (DuckDB builds the JSON)."""
     con = duckdb.connect()
     try:
         con.execute("set enable_progress_bar = false")
         con.register("events", events)
-        lines = con.sql(CLICK_LINES_SQL).to_arrow_table().column("line")
+        return con.sql(CLICK_LINES_SQL).to_arrow_table().column("line")
     finally:
         con.close()
-    copy_hour = events.column("duplicate_file_hour")
-    copies = np.flatnonzero(copy_hour.is_valid().to_numpy(zero_copy_only=False))
-    copy_hours = copy_hour.to_numpy(zero_copy_only=False)[copies].astype(np.int8)
-    order = np.argsort(copy_hours, kind="stable")
-    copied = lines.take(pa.array(copies[order]))
+
+
+def _copies(lines: pa.ChunkedArray, copy_hour: np.ndarray) -> tuple[np.ndarray, pa.ChunkedArray]:
+    """(hour, line) of the second copies of duplicated events, by hour, in event order."""
+    copies = np.flatnonzero(copy_hour >= 0)
+    order = np.argsort(copy_hour[copies], kind="stable")
+    return copy_hour[copies][order], lines.take(pa.array(copies[order]))
+
+
+def collector_lines(events: pa.Table) -> pa.Table:
+    """(file_hour, line) of every line under dt=D, from ``event_table`` rows.
+
+    A file's lines are the rows with its file_hour, in table order: first its own
+    events by time, then the second copies of duplicated events.
+    """
+    lines = event_lines(events)
+    copy_hour = events.column("duplicate_file_hour").fill_null(-1).to_numpy().astype(np.int8)
+    copy_hours, copied = _copies(lines, copy_hour)
     return pa.table(
         {
             "file_hour": pa.chunked_array(
-                [events.column("file_hour").combine_chunks(), pa.array(copy_hours[order])]
+                [events.column("file_hour").combine_chunks(), pa.array(copy_hours)]
             ),
             "line": pa.chunked_array(lines.chunks + copied.chunks, pa.string()),
         }
     )
 
 
+def hour_lines(
+    day: int, cfg: GeneratorConfig, *, keep_streams: bool = True
+) -> Iterator[tuple[int, pa.ChunkedArray]]:
+    """(hour, lines of its file) for every hour with lines, in hour order: the same lines
+    as ``collector_lines``, with the strings of one hour in memory at a time.
+
+    ``keep_streams=False`` forgets the cached session streams once the day's events are
+    drawn (the next day recomputes the evening it shares: slower, but less memory).
+    """
+    events = day_events(day, cfg)
+    if not keep_streams:
+        browse_part.cache_clear()
+        purchase_part.cache_clear()
+    bounds = events.hour_bounds()
+    later: dict[int, list[pa.Array]] = {}
+    for hour in range(24):
+        rows = slice(int(bounds[hour]), int(bounds[hour + 1]))
+        lines = event_lines(event_table(events, day, cfg, rows))
+        copy_hours, copied = _copies(lines, events.copy_hour[rows])
+        for copy_hour in np.unique(copy_hours).tolist():
+            picked = copied.filter(pa.array(copy_hours == copy_hour))
+            later.setdefault(copy_hour, []).extend(picked.chunks)
+        body = pa.chunked_array(lines.chunks + later.pop(hour, []), pa.string())
+        if len(body):
+            yield hour, body
+
+
 def clickstream_of_day(day: int, cfg: GeneratorConfig) -> tuple[pa.Table, pa.Table]:
     """(lines, events): what the collector wrote under dt=D, and the events behind it."""
-    events = with_dirt(event_table(events_under_day(day, cfg), day, cfg), day, cfg)
+    events = event_table(day_events(day, cfg), day, cfg)
     return collector_lines(events), events

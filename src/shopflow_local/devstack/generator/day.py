@@ -55,8 +55,12 @@ class DayData:
         }
 
 
-def generate_day(day: date, cfg: GeneratorConfig) -> DayData:
-    """Day D of every source: a pure function of (cfg, D), whatever was generated before."""
+def generate_day(day: date, cfg: GeneratorConfig, *, with_clickstream: bool = True) -> DayData:
+    """Day D of every source: a pure function of (cfg, D), whatever was generated before.
+
+    ``with_clickstream=False`` leaves click_lines and click_events empty (``generate`` streams
+    them hour by hour with ``clickstream.hour_lines`` instead of holding the day).
+    """
     index = day_index(day)
     seconds: dict[str, float] = {}
     clock = time.perf_counter()
@@ -75,7 +79,11 @@ def generate_day(day: date, cfg: GeneratorConfig) -> DayData:
     lap("catalog")
     marketing = interactions.interactions_of_day(index, cfg)
     lap("interactions")
-    lines, events = clickstream.clickstream_of_day(index, cfg)
+    if with_clickstream:
+        lines, events = clickstream.clickstream_of_day(index, cfg)
+    else:
+        lines = pa.table({"file_hour": pa.array([], pa.int8()), "line": pa.array([], pa.string())})
+        events = pa.table({})
     lap("clickstream")
     return DayData(
         day=day,

@@ -20,15 +20,17 @@ never duplicates it. How:
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
+import pyarrow as pa
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from shopflow.errors import ShopflowError
 from shopflow_local.devstack.aws_emulator import ensure_bucket
+from shopflow_local.devstack.generator import clickstream, orders
 from shopflow_local.devstack.generator.config import GeneratorConfig, day_index
 from shopflow_local.devstack.generator.day import DayData, generate_day
 from shopflow_local.devstack.generator.targets import Targets
@@ -36,10 +38,17 @@ from shopflow_local.devstack.generator.writers.catalog_dynamodb import (
     prepare_catalog,
     write_changes,
 )
-from shopflow_local.devstack.generator.writers.clickstream_s3 import write_clickstream
+from shopflow_local.devstack.generator.writers.clickstream_s3 import (
+    hour_files,
+    object_key,
+    write_hour_files,
+)
 from shopflow_local.devstack.generator.writers.interactions_files import write_interactions
 from shopflow_local.devstack.generator.writers.sales_db import prepare_sales, write_sales
 
+LARGE_SCALE = 2.0
+"""From this scale on, the per-day caches of orders and sessions are dropped after each
+day: they save recomputing a few neighbouring days but would hold gigabytes."""
 COLUMNS = ("customers", "orders", "order_items", "fx_rates", "products", "interactions",
            "click_lines", "click_objects")  # fmt: skip
 
@@ -102,8 +111,14 @@ def prepare_targets(targets: Targets, cfg: GeneratorConfig) -> None:
     prepare_catalog(targets.aws_dynamodb_endpoint, targets.products_table, cfg)
 
 
-def write_day(data: DayData, targets: Targets) -> DaySummary:
-    """Write one generated day to the four sources, concurrently."""
+def write_day(
+    data: DayData,
+    targets: Targets,
+    click_hours: Iterable[tuple[int, pa.ChunkedArray]] | None = None,
+) -> DaySummary:
+    """Write one generated day to the four sources, concurrently; the clickstream from
+    click_hours ((hour, lines) as ``clickstream.hour_lines`` makes them, generated as they
+    are written) or, without it, from ``data.click_lines``."""
     seconds = {f"generate_{k}": v for k, v in data.seconds.items()}
 
     def timed(name: str, step: Callable[[], dict[str, int]]) -> dict[str, int]:
@@ -131,7 +146,12 @@ def write_day(data: DayData, targets: Targets) -> DaySummary:
 
     def clicks() -> dict[str, int]:
         endpoint, bucket = targets.aws_s3_endpoint, targets.bucket
-        written = write_clickstream(endpoint, bucket, data.day, data.click_lines)
+        files: Iterable[tuple[str, pa.ChunkedArray]] = (
+            hour_files(data.day, data.click_lines).items()
+            if click_hours is None
+            else ((object_key(data.day, hour), lines) for hour, lines in click_hours)
+        )
+        written = write_hour_files(endpoint, bucket, data.day, files)
         return {f"click_{k}": v for k, v in written.items()}
 
     steps = {"sales": sales, "interactions": marketing, "catalog": catalog, "clickstream": clicks}
@@ -142,7 +162,6 @@ def write_day(data: DayData, targets: Targets) -> DaySummary:
         for future in futures:
             rows.update(future.result())
     seconds["write_all"] = time.perf_counter() - began
-    rows["click_lines"] = data.click_lines.num_rows
     return DaySummary(data.day, rows, seconds)
 
 
@@ -172,9 +191,13 @@ def generate(
         for offset in range(days):
             day = start + timedelta(days=offset)
             bar.update(task, description=f"generating {day}")
-            data = generate_day(day, cfg)
+            data = generate_day(day, cfg, with_clickstream=False)
+            small = cfg.scale < LARGE_SCALE
+            if not small:
+                orders.placed.cache_clear()
             bar.update(task, description=f"writing {day}")
-            summaries.append(write_day(data, targets))
+            hours = clickstream.hour_lines(day_index(day), cfg, keep_streams=small)
+            summaries.append(write_day(data, targets, hours))
             bar.advance(task)
         bar.update(task, description="done")
     return GenerateSummary(cfg, tuple(summaries), time.perf_counter() - began)

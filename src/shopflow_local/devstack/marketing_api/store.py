@@ -34,6 +34,7 @@ Key = tuple[int, str]
 
 US_PER_DAY = 86_400_000_000
 EPOCH = date(1970, 1, 1)
+MAX_CACHED_BYTES = 1_500_000_000
 _DAY_FILE = re.compile(r"^dt=(\d{4}-\d{2}-\d{2})\.parquet$")
 
 
@@ -63,6 +64,11 @@ class DayData:
 
     def __len__(self) -> int:
         return len(self.ids)
+
+    @property
+    def nbytes(self) -> int:
+        """About the memory it holds: the JSON, the keys and the id strings."""
+        return len(self.body) + self.ts.nbytes + self.offsets.nbytes + 80 * len(self.ids)
 
     def index_at(self, us: int) -> int:
         """Index of the first record at or after the instant ``us``."""
@@ -140,11 +146,18 @@ class Selection:
 
 
 class InteractionStore:
-    """Serves ``data_dir/interactions/dt=YYYY-MM-DD.parquet``; a missing day has no records."""
+    """Serves ``data_dir/interactions/dt=YYYY-MM-DD.parquet``; a missing day has no records.
 
-    def __init__(self, data_dir: Path, *, max_cached_days: int = 8) -> None:
+    Keeps the most recently used days, at most ``max_cached_days`` and, beyond the newest
+    one, at most ``max_cached_bytes`` (an SF10 day holds about 1 GB).
+    """
+
+    def __init__(
+        self, data_dir: Path, *, max_cached_days: int = 8, max_cached_bytes: int = MAX_CACHED_BYTES
+    ) -> None:
         self.directory = Path(data_dir) / "interactions"
         self.max_cached_days = max(1, max_cached_days)
+        self.max_cached_bytes = max_cached_bytes
         self._cache: OrderedDict[date, tuple[tuple[int, int, int], DayData]] = OrderedDict()
         self._lock = threading.Lock()
         self._day_locks: dict[date, threading.Lock] = {}
@@ -190,9 +203,19 @@ class InteractionStore:
             with self._lock:
                 self._cache[day] = (signature, data)
                 self._cache.move_to_end(day)
-                while len(self._cache) > self.max_cached_days:
+                while len(self._cache) > self.max_cached_days or (
+                    len(self._cache) > 1 and self._cached_bytes() > self.max_cached_bytes
+                ):
                     self._cache.popitem(last=False)
             return data
+
+    def cached_days(self) -> list[date]:
+        """The days held in memory, least recently used first."""
+        with self._lock:
+            return list(self._cache)
+
+    def _cached_bytes(self) -> int:
+        return sum(data.nbytes for _, data in self._cache.values())
 
     def select(
         self,

@@ -16,6 +16,7 @@ from shopflow_local.devstack.marketing_api import FaultConfig, build_app
 from shopflow_local.devstack.marketing_api.faults import FaultError, FaultState, is_repeated
 from shopflow_local.devstack.marketing_api.ratelimit import TokenBucket, retry_after_seconds
 from shopflow_local.devstack.marketing_api.sample import write_day_file
+from shopflow_local.devstack.marketing_api.store import InteractionStore
 
 pytestmark = [pytest.mark.unit, pytest.mark.anyio]
 
@@ -520,3 +521,15 @@ def test_repeat_choice_depends_on_seed_and_id_only() -> None:
     assert picked != [i for i in ids if is_repeated(i, seed=2, rate=0.1)]
     assert not any(is_repeated(i, seed=1, rate=0.0) for i in ids)
     assert all(is_repeated(i, seed=1, rate=1.0) for i in ids)
+
+
+@pytest.mark.parametrize(("max_bytes", "kept"), [(10**9, 3), (1, 1)])
+def test_store_keeps_days_within_its_byte_budget(tmp_path: Path, max_bytes: int, kept: int) -> None:
+    days = ["2026-11-20", "2026-11-21", "2026-11-22"]
+    for day in days:
+        write_day(tmp_path, day, spread(day, 20))
+    store = InteractionStore(tmp_path, max_cached_bytes=max_bytes)
+    for day in days:
+        data = store.day(date.fromisoformat(day))
+        assert data is not None and len(data) == 20 and data.nbytes > 0
+    assert store.cached_days() == [date.fromisoformat(d) for d in days][-kept:]

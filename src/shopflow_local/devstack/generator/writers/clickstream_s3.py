@@ -8,7 +8,8 @@ new day does not have are deleted.
 from __future__ import annotations
 
 import zlib
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Iterable
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from datetime import date
 
 import numpy as np
@@ -66,21 +67,39 @@ def hour_files(day: date, lines: pa.Table) -> dict[str, pa.ChunkedArray]:
 
 def write_clickstream(endpoint: str, bucket: str, day: date, lines: pa.Table) -> dict[str, int]:
     """Replace everything under dt=D with the day's hour files; objects and bytes written."""
-    s3 = s3_client(endpoint)
-    files = hour_files(day, lines)
+    return write_hour_files(endpoint, bucket, day, hour_files(day, lines).items())
 
-    def put(item: tuple[str, pa.ChunkedArray]) -> int:
-        key, body = item[0], gzip_lines(item[1])
+
+def write_hour_files(
+    endpoint: str, bucket: str, day: date, files: Iterable[tuple[str, pa.ChunkedArray]]
+) -> dict[str, int]:
+    """Replace everything under dt=D with files (key, lines), taken one at a time as
+    they come, at most WORKERS in flight; objects and bytes written, lines in ``lines``."""
+    s3 = s3_client(endpoint)
+
+    def put(key: str, lines: pa.ChunkedArray) -> int:
+        body = gzip_lines(lines)
         s3.put_object(Bucket=bucket, Key=key, Body=body, ContentType="application/x-ndjson")
         return len(body)
 
+    keys: set[str] = set()
+    sizes: list[int] = []
+    lines_written = 0
     with ThreadPoolExecutor(WORKERS) as pool:
-        sizes = list(pool.map(put, files.items()))
-    stale = [k for k in list_keys(endpoint, bucket, day_prefix(day)) if k not in files]
+        running: set[Future[int]] = set()
+        for key, lines in files:
+            if len(running) >= WORKERS:
+                done, running = wait(running, return_when=FIRST_COMPLETED)
+                sizes += [future.result() for future in done]
+            keys.add(key)
+            lines_written += len(lines)
+            running.add(pool.submit(put, key, lines))
+        sizes += [future.result() for future in running]
+    stale = [k for k in list_keys(endpoint, bucket, day_prefix(day)) if k not in keys]
     for start in range(0, len(stale), 1000):
         batch = [{"Key": k} for k in stale[start : start + 1000]]
         s3.delete_objects(Bucket=bucket, Delete={"Objects": batch, "Quiet": True})  # type: ignore[typeddict-item]
-    return {"objects": len(files), "bytes": sum(sizes)}
+    return {"objects": len(keys), "bytes": sum(sizes), "lines": lines_written}
 
 
 def list_keys(endpoint: str, bucket: str, prefix: str) -> list[str]:

@@ -33,6 +33,8 @@ TABLES = ("customers", "orders", "order_items", "fx_rates")
 _IDENTIFIER = re.compile(r"^[A-Za-z0-9_]{1,64}$")
 MYSQL_STATEMENT_BYTES = 4_000_000
 """Size of the multi-row statements sent to MySQL (MariaDB's default packet is 16 MB)."""
+UPSERT_ROWS = 50_000
+"""Rows converted to Python tuples or SQL text at a time: bounds the writer's memory."""
 
 
 @dataclass(frozen=True)
@@ -106,18 +108,20 @@ class SalesDb:
         self.conn.commit()
 
     def upsert(self, table: str, data: pa.Table) -> int:
-        """Upsert the rows of an Arrow table into ``table``; the number of rows sent."""
-        if data.num_rows == 0:
-            return 0
+        """Upsert the rows of an Arrow table into ``table``, UPSERT_ROWS at a time (the
+        Python rows or SQL text of one slice only); the number of rows sent."""
         cur = self.conn.cursor()
-        statements = None
         if self.url.dialect == "mysql":
             cur.max_stmt_length = MYSQL_STATEMENT_BYTES
-            statements = mysql_statements(self.upserts[table], data)
-        if statements is None:
-            cur.executemany(self.upserts[table], sql_rows(data))
-        for statement in statements or ():
-            cur.execute(statement)
+        for start in range(0, data.num_rows, UPSERT_ROWS):
+            part = data.slice(start, UPSERT_ROWS)
+            statements = None
+            if self.url.dialect == "mysql":
+                statements = mysql_statements(self.upserts[table], part)
+            if statements is None:
+                cur.executemany(self.upserts[table], sql_rows(part))
+            for statement in statements or ():
+                cur.execute(statement)
         return data.num_rows
 
     def generated_days(self) -> list[date]:
