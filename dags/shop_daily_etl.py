@@ -23,8 +23,12 @@ data. `transform` turns the staged day into deltas of every warehouse table
 (DuckDB SQL models); `load` merges them into `shop_warehouse` and rebuilds
 `fct_session` and `customer_daily` for every affected date, in one transaction;
 the `quality` group runs the data contract's checks with the common.sql check
-operators; `report` stores the run report (`reports/dt=D/<run_id>.json` in
-staging) and fails the run when any step or check failed.
+operators, each task recording its checks' results in XCom; `report` collects
+them (it does not run the checks again), stores the run report
+(`reports/dt=D/<run_id>.json` in staging) and fails the run when any step or
+check failed (a check task that recorded nothing is an unfinished step); a healthy report emits
+one asset event per changed warehouse table through the alias
+`shopflow_warehouse_ready` (business date, run id, rows merged; `docs/lineage.md`).
 
 **Re-running** day D any number of times is safe: every write is keyed on D.
 
@@ -49,7 +53,9 @@ from typing import Any, NamedTuple
 from airflow.sdk import CronTriggerTimetable, Param, dag, task, task_group
 
 from shopflow.alerts import REPORT_XCOM_KEY, alert_run_failed, record_task_failure
+from shopflow.lineage.assets import WAREHOUSE_READY
 from shopflow.names import DAG_ID, SOURCES, extract_task_id
+from shopflow.quality.evaluate import QUALITY_GROUP, RESULTS_XCOM_KEY, check_tasks
 
 # Read at parse time from the environment (never from Variables): tests shorten them.
 RUN_BUDGET = timedelta(minutes=float(os.environ.get("SHOPFLOW_RUN_BUDGET_MINUTES", "360")))
@@ -176,14 +182,14 @@ def shop_daily_etl() -> None:
         args = run_arguments(context)
         return run(args.business_date, args.run_id, transformed)
 
-    @task_group(group_id="quality", default_args={"retries": 0})  # checks are deterministic
+    @task_group(group_id=QUALITY_GROUP, default_args={"retries": 0})  # checks are deterministic
     def quality() -> None:
         """The contract's checks on shop_warehouse (common.sql check operators)."""
         from shopflow.quality.operators import build_quality_checks
 
         build_quality_checks()
 
-    @task(trigger_rule="all_done", retries=0)
+    @task(trigger_rule="all_done", retries=0, outlets=[WAREHOUSE_READY])
     def report(**context: Any) -> dict[str, Any]:
         """Store the run report; fail when any earlier step or check failed."""
         from shopflow.tasks.report import report as run
@@ -191,14 +197,25 @@ def shop_daily_etl() -> None:
         args = run_arguments(context)
         ti = context["ti"]
         extracts = {name: ti.xcom_pull(task_ids=extract_task_id(name)) for name in SOURCES}
-        return run(
+        # What each check task recorded (their results; None when it did not run).
+        recorded = {
+            task: ti.xcom_pull(task_ids=f"{QUALITY_GROUP}.{task}", key=RESULTS_XCOM_KEY)
+            for task in check_tasks()
+        }
+        result = run(
             args.business_date,
             args.run_id,
             extracts=extracts,
             transformed=ti.xcom_pull(task_ids="transform"),
             loaded=ti.xcom_pull(task_ids="load"),
+            recorded=recorded,
             publish=lambda summary: ti.xcom_push(key=REPORT_XCOM_KEY, value=summary),
         )
+        from shopflow.lineage.assets import announce_ready  # healthy: the tables are ready
+
+        announce_ready(context["outlet_events"], args.business_date, args.run_id,
+                       ti.xcom_pull(task_ids="load"))  # fmt: skip
+        return result
 
     staged: Any = transform()  # an XComArg, resolved to the summary at run time
     loaded = load(staged)

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from shopflow.errors import ShopflowError
+from shopflow.lineage.settings import local_openlineage_env
 from shopflow_local.home import shopflow_home
 
 DAGS_FOLDER_ENV = "SHOPFLOW_DAGS_FOLDER"
@@ -88,6 +89,7 @@ def airflow_env(
         "AIRFLOW__LOGGING__BASE_LOG_FOLDER": str(home / "logs"),
         "AIRFLOW__LOGGING__COLORED_CONSOLE_LOG": "False",
         "AIRFLOW__API__EXPOSE_CONFIG": "False",
+        **local_openlineage_env(home),  # lineage events as files under the home
     }
     for conn_id, conn in (connections or {}).items():
         env[conn_env_name(conn_id)] = conn if isinstance(conn, str) else json.dumps(dict(conn))

@@ -10,10 +10,14 @@ tasks talk to. Local only: the simple auth manager lets everyone in as admin.
 ``[scheduler] use_job_schedule`` is off: the stack holds only the generated
 days, and an unpaused DAG would otherwise start the run of its latest cron tick
 (yesterday) at once. Runs come from ``shopflow run``/``backfill`` and the UI.
+In Airflow 3.3 that switch also stops asset-triggered runs (the downstream
+``shop_campaign_revenue``): ``SHOPFLOW_LOCAL_SCHEDULE=on`` when the stack starts
+turns both on, cron ticks included (docs/lineage.md).
 """
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -25,14 +29,19 @@ from shopflow_local.devstack.config import Ports
 from shopflow_local.devstack.connections import airflow_environment
 from shopflow_local.devstack.process import port_open, read_pid, start_background, wait_for_port
 
+LOCAL_SCHEDULE_ENV = "SHOPFLOW_LOCAL_SCHEDULE"
 NAME = "airflow"
 """The API server's process name (pid file, log) and its port's name in the stack state."""
+AIRFLOW = ("-m", "airflow")
+PRELOADED = ("-m", "shopflow_local.airflow_runtime.preloaded")
+"""``airflow`` with the task modules imported first (``preloaded.py``): the scheduler's
+LocalExecutor forks every task process from it."""
 DAEMONS = {
-    "airflow-scheduler": ("scheduler", "--skip-serve-logs"),
-    "airflow-dag-processor": ("dag-processor",),
-    "airflow-triggerer": ("triggerer", "--skip-serve-logs"),
+    "airflow-scheduler": (*PRELOADED, "scheduler", "--skip-serve-logs"),
+    "airflow-dag-processor": (*AIRFLOW, "dag-processor"),
+    "airflow-triggerer": (*AIRFLOW, "triggerer", "--skip-serve-logs"),
 }
-"""Process name -> ``airflow`` subcommand, started beside the API server.
+"""Process name -> Python arguments of its ``airflow`` subcommand, started beside the API server.
 
 No log servers (``--skip-serve-logs``): the API server reads the task logs from
 the shared log folder, and the log servers' fixed ports would collide between
@@ -56,8 +65,16 @@ def local_settings(port: int) -> dict[str, str]:
         "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
         "AIRFLOW__CORE__PARALLELISM": "4",
         "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"{base_url(port)}/execution/",
-        "AIRFLOW__SCHEDULER__USE_JOB_SCHEDULE": "False",
+        "AIRFLOW__SCHEDULER__USE_JOB_SCHEDULE": str(job_schedule_on()),
     }
+
+
+def job_schedule_on() -> bool:
+    """``SHOPFLOW_LOCAL_SCHEDULE=on``: the scheduler creates cron and asset-triggered runs."""
+    raw = os.environ.get(LOCAL_SCHEDULE_ENV, "off").strip().lower()
+    if raw not in {"on", "off"}:
+        raise ShopflowError(f"{LOCAL_SCHEDULE_ENV} must be on or off, got {raw!r}")
+    return raw == "on"
 
 
 def airflow_port(info: dict[str, Any]) -> int:
@@ -84,11 +101,11 @@ def start_airflow(info: dict[str, Any], port: int, *, timeout: float = 180.0) ->
                 "another with `shopflow devstack up --airflow-port N` (or `demo --airflow-port N`)"
             )
         migrate_db(env)
-        argv = [sys.executable, "-m", "airflow", "api-server", "--port", str(port)]
+        argv = [sys.executable, *AIRFLOW, "api-server", "--port", str(port)]
         start_background(NAME, argv, run_dir=run_dir, env=env)
     for name, command in DAEMONS.items():
         if read_pid(run_dir / f"{name}.pid") is None:
-            argv = [sys.executable, "-m", "airflow", *command]
+            argv = [sys.executable, *command]
             start_background(name, argv, run_dir=run_dir, env=env)
     try:
         wait_for_port(port, timeout=timeout)
