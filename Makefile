@@ -10,7 +10,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 PYTEST_ARGS ?=
 DEMO_ARGS ?=
-BENCH_ARGS ?=
+BENCH_ARGS ?= --scale 1 --generate --rounds 3
 
 .PHONY: setup demo test lint format unit integration e2e bench clean down
 
@@ -53,7 +53,7 @@ integration: setup
 e2e: setup
 	$(BIN)/pytest -m e2e $(PYTEST_ARGS)
 
-bench: setup  # one day five ways (needs `shopflow devstack up`); all benchmarks: bench/README.md
+bench: setup  # one SF1 day five ways (starts the stack when down); all benchmarks: bench/README.md
 	$(BIN)/python bench/compare.py $(BENCH_ARGS)
 
 down: setup

@@ -58,6 +58,7 @@ from shopflow_local.airflow_runtime import processes
 from shopflow_local.airflow_runtime.rest_client import AirflowClient
 from shopflow_local.devstack import stack
 from shopflow_local.devstack.aws_emulator import EMULATOR_KEY
+from shopflow_local.devstack.config import StackConfig
 from shopflow_local.devstack.process import read_pid, stop_background
 from shopflow_local.devstack.seeding import generate_days
 from shopflow_local.home import shopflow_home
@@ -450,7 +451,11 @@ def main() -> int:
 
 
 def compare(args: argparse.Namespace) -> int:
-    info = stack.require_up(shopflow_home())
+    home = shopflow_home()
+    if not stack.status(home)["up"]:  # a fresh clone: bring the stack up first
+        say(f"# starting the {args.stack} stack in {home}")
+        stack.up(StackConfig(home=home, stack=args.stack))
+    info = stack.require_up(home)
     if info["stack"] != args.stack:
         raise ShopflowError(
             f"the stack up in {info['home']} is {info['stack']!r}, not {args.stack!r}"
