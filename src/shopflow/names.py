@@ -34,6 +34,8 @@ VAR_ALERT_EMAILS = "shopflow_alert_emails"
 """Who gets the alerts, comma separated."""
 VAR_ALERT_FROM = "shopflow_alert_from"
 """The alerts' sender address."""
+VAR_TRANSFORM_MEMORY = "shopflow_transform_memory_limit"
+"""DuckDB's memory budget in ``transform`` (e.g. ``1.5GB``); beyond it, it spills to disk."""
 
 DEFAULT_ALERT_EMAILS = "data-eng@example.com"
 DEFAULT_ALERT_FROM = "shopflow@example.com"

@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import time
 from datetime import date
 from typing import Any
 
 from shopflow.dates import as_date
 from shopflow.errors import ShopflowError
-from shopflow.names import VAR_HASH_KEY
+from shopflow.names import VAR_HASH_KEY, VAR_TRANSFORM_MEMORY
 from shopflow.tasks import connections
 from shopflow.tasks.audit_xcom import audit_to_xcom
 from shopflow.tasks.failures import fail_fast
@@ -33,10 +34,26 @@ def hash_key() -> str:
     return key
 
 
+_MEMORY = re.compile(r"^[0-9]+(\.[0-9]+)?\s*(KB|MB|GB|TB|KiB|MiB|GiB|TiB)$")
+
+
+def memory_limit() -> str | None:
+    """The Variable shopflow_transform_memory_limit (e.g. ``1.5GB``), None when unset."""
+    value = (connections.get_variable(VAR_TRANSFORM_MEMORY) or "").strip()
+    if not value:
+        return None
+    if not _MEMORY.match(value):
+        raise ShopflowError(
+            f"Airflow Variable {VAR_TRANSFORM_MEMORY} must be a size such as 1.5GB or 800MB, "
+            f"got {value!r}"
+        )
+    return value
+
+
 @fail_fast
 def transform(business_date: date | str, run_id: str) -> dict[str, Any]:
     """Staging of D -> deltas of every warehouse table, staged for the load."""
-    from shopflow.transform.build import transform_day_into
+    from shopflow.transform.build import MEMORY_LIMIT, transform_day_into
     from shopflow.transform.inputs import StagedDay
 
     day = as_date(business_date)
@@ -45,7 +62,12 @@ def transform(business_date: date | str, run_id: str) -> dict[str, Any]:
     inputs = StagedDay.from_staging(staging, day)
     with staging.writer(DELTAS_SOURCE, day, run_id=run_id) as writer:
         rows, audit = transform_day_into(
-            inputs, writer, business_date=day, run_id=run_id, hash_key=hash_key()
+            inputs,
+            writer,
+            business_date=day,
+            run_id=run_id,
+            hash_key=hash_key(),
+            memory_limit=memory_limit() or MEMORY_LIMIT,
         )
     summary = {
         "business_date": day.isoformat(),

@@ -7,8 +7,9 @@ from pathlib import Path
 import pytest
 
 from shopflow.errors import ShopflowError
-from shopflow.names import CONN_SALES, VAR_STAGING_URI
+from shopflow.names import CONN_SALES, VAR_STAGING_URI, VAR_TRANSFORM_MEMORY
 from shopflow.tasks import connections
+from shopflow.tasks.transform import memory_limit
 from shopflow_local.in_process import airflow_environment_for
 
 pytestmark = pytest.mark.unit
@@ -47,3 +48,24 @@ def test_a_missing_connection_names_it_and_not_the_local_stack(
     ):
         connections.resolve_sales_url()
     assert "devstack" not in str(caught.value) and "docs/operations.md" in str(caught.value)
+
+
+MEMORY_ENV = f"AIRFLOW_VAR_{VAR_TRANSFORM_MEMORY.upper()}"
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"), [("", None), ("800MB", "800MB"), ("2 GiB", "2 GiB")]
+)
+def test_the_transform_memory_variable_is_a_size_or_unset(
+    tmp_path: Path, value: str, expected: str | None
+) -> None:
+    with airflow_environment_for({"SHOPFLOW_HOME": str(tmp_path), MEMORY_ENV: value}):
+        assert memory_limit() == expected
+
+
+def test_a_transform_memory_variable_that_is_no_size_names_it(tmp_path: Path) -> None:
+    with (
+        airflow_environment_for({"SHOPFLOW_HOME": str(tmp_path), MEMORY_ENV: "1.5GB'; drop"}),
+        pytest.raises(ShopflowError, match=VAR_TRANSFORM_MEMORY),
+    ):
+        memory_limit()
