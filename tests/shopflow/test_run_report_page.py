@@ -65,7 +65,7 @@ def test_seconds_per_step_come_from_each_step_summary() -> None:
         "extract_clickstream": 4.0,
         "transform": 3.0,
         "load": 6.0,
-        "checks (report)": 0.75,
+        "checks": 0.75,
     }
 
 
