@@ -9,6 +9,8 @@ UV := $(TOOLS)/bin/uv
 VENV := .venv
 BIN := $(VENV)/bin
 PYTEST_ARGS ?=
+# Test modules run on this many workers (pytest-xdist; a module stays on one worker).
+TEST_WORKERS ?= 2
 DEMO_ARGS ?=
 BENCH_ARGS ?= --scale 1 --generate --rounds 3
 
@@ -31,7 +33,7 @@ demo: setup
 	$(BIN)/shopflow demo $(DEMO_ARGS)
 
 test: lint
-	$(BIN)/pytest $(PYTEST_ARGS)
+	$(BIN)/pytest -n $(TEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
 
 lint: setup
 	$(BIN)/ruff check .

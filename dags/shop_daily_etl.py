@@ -10,12 +10,14 @@ trigger processes the last complete UTC day, unless the `business_date` param
 
 **Tasks.**
 
-| group | task | reads |
-|---|---|---|
-| extract | `extract_sales` | sales DB (`shop_sales`): customers, orders, items, fx rates |
-| extract | `extract_interactions` | marketing API (`marketing_api`): interactions of D |
-| extract | `extract_products` | DynamoDB `products` (`shop_aws`): full snapshot |
-| extract | `extract_clickstream` | S3 `clickstream/dt=D/` (`shop_aws`) |
+| group | task | reads | runs in |
+|---|---|---|---|
+| extract | `extract_sales` | `shop_sales`: the day's four sales tables | pool `shopflow_sales_db` |
+| extract | `extract_interactions` | `marketing_api`: interactions | pool `shopflow_marketing_api` |
+| extract | `extract_products` | `shop_aws`: DynamoDB `products`, a full snapshot | default pool |
+| extract | `extract_clickstream` | `shop_aws`: S3 `clickstream/dt=D/` | default pool |
+| | `transform` | the staged day | queue `shopflow_heavy` |
+| | `load` | the day's deltas, into `shop_warehouse` | queue `shopflow_heavy` |
 
 The four extracts run in parallel and stage Parquet under `raw/<source>/dt=D/`;
 each returns a small summary (manifest path, row counts) through XCom, never
@@ -29,6 +31,16 @@ them (it does not run the checks again), stores the run report
 check failed (a check task that recorded nothing is an unfinished step); a healthy report emits
 one asset event per changed warehouse table through the alias
 `shopflow_warehouse_ready` (business date, run id, rows merged; `docs/lineage.md`).
+
+**Pools and queue.** The sales extract holds a slot of the pool `shopflow_sales_db`
+(the sales database's connection cap), the API extract one of
+`shopflow_marketing_api` (its rate limit): across runs and backfills, no more of
+them run at once than the pool has slots (`shopflow/pools.py`). The pools must
+exist, or those tasks are never scheduled. `transform` and `load`, the memory-hungry
+steps, go to the Celery queue `shopflow_heavy`, for large workers; every other
+task to the default queue. A task hands the next nothing but its XCom summary and
+what it wrote to staging or the warehouse, so under a distributed executor staging
+is S3 and the warehouse a server (`docs/deployment.md`).
 
 **Re-running** day D any number of times is safe: every write is keyed on D.
 
@@ -54,7 +66,14 @@ from airflow.sdk import CronTriggerTimetable, Param, dag, task, task_group
 
 from shopflow.alerts import REPORT_XCOM_KEY, alert_run_failed, record_task_failure
 from shopflow.lineage.assets import WAREHOUSE_READY
-from shopflow.names import DAG_ID, SOURCES, extract_task_id
+from shopflow.names import (
+    DAG_ID,
+    POOL_MARKETING_API,
+    POOL_SALES_DB,
+    QUEUE_HEAVY,
+    SOURCES,
+    extract_task_id,
+)
 from shopflow.quality.evaluate import QUALITY_GROUP, RESULTS_XCOM_KEY, check_tasks
 
 # Read at parse time from the environment (never from Variables): tests shorten them.
@@ -125,7 +144,7 @@ def shop_daily_etl() -> None:
     def extract() -> None:
         """Stage the four sources of day D, in parallel."""
 
-        @task
+        @task(pool=POOL_SALES_DB)
         def extract_sales(**context: Any) -> dict[str, Any]:
             """Customers, orders, order items and fx rates of D from the sales database."""
             from shopflow.tasks.extract import extract_sales as run
@@ -137,7 +156,7 @@ def shop_daily_etl() -> None:
                 run_id=args.run_id,
             )
 
-        @task(retries=3)
+        @task(retries=3, pool=POOL_MARKETING_API)
         def extract_interactions(**context: Any) -> dict[str, Any]:
             """Interactions of D from the marketing API (flaky vendor: one more retry)."""
             from shopflow.tasks.extract import extract_interactions as run
@@ -166,7 +185,7 @@ def shop_daily_etl() -> None:
         extract_products()
         extract_clickstream()
 
-    @task
+    @task(queue=QUEUE_HEAVY)
     def transform(**context: Any) -> dict[str, Any]:
         """Staging of D -> deltas of every warehouse table (DuckDB models), staged."""
         from shopflow.tasks.transform import transform as run
@@ -174,7 +193,7 @@ def shop_daily_etl() -> None:
         args = run_arguments(context)
         return run(args.business_date, args.run_id)
 
-    @task
+    @task(queue=QUEUE_HEAVY)
     def load(transformed: dict[str, Any], **context: Any) -> dict[str, Any]:
         """Merge the deltas and derive sessions and customer_daily, in one transaction."""
         from shopflow.tasks.load import load as run

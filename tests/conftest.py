@@ -31,6 +31,16 @@ MYSQL_PORT = int(os.environ.get("SHOPFLOW_MYSQL_PORT", "3306"))
 POSTGRES_PORT = int(os.environ.get("SHOPFLOW_POSTGRES_PORT", "5432"))
 
 TIERS = ("unit", "integration", "e2e")
+LONGEST_FIRST = (
+    "tests/shopflow/quality/test_clean_days.py",
+    "tests/e2e/test_scheduler.py",
+    "tests/e2e/test_celery.py",
+    "tests/e2e/test_lineage.py",
+    "tests/e2e/test_operations.py",
+)
+"""The longest modules (minutes each), collected first: ``make test`` runs the modules on
+two workers (pytest-xdist, ``--dist loadfile``), and starting the long ones first keeps
+one of them from finishing alone at the end."""
 UNIT_RULE = (
     "the unit tier uses no socket and no subprocess (tests/README.md): "
     "mark this test integration, or keep it pure"
@@ -89,6 +99,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             f"every test needs exactly one tier marker of {', '.join(TIERS)} "
             f"(tests/README.md); {len(wrong)} test(s) have none or several:\n" + "\n".join(wrong)
         )
+    items.sort(key=lambda item: item.nodeid.split("::")[0] not in LONGEST_FIRST)  # stable
 
 
 @contextmanager

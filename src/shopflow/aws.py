@@ -2,9 +2,21 @@
 
 from __future__ import annotations
 
+import threading
+from functools import cache
 from typing import Any
 
 DEFAULT_REGION = "us-east-1"
+_SESSION_LOCK = threading.Lock()
+"""boto3 sessions are not thread-safe while they create clients (the clients are)."""
+
+
+@cache
+def _session() -> Any:
+    """One boto3 session per process: it loads botocore's service models once, not per client."""
+    import boto3
+
+    return boto3.session.Session()
 
 
 def boto3_client(
@@ -22,7 +34,6 @@ def boto3_client(
 
     Without a key pair the default credential chain applies (instance role, env, profile).
     """
-    import boto3
     from botocore.config import Config
 
     config = Config(
@@ -36,9 +47,10 @@ def boto3_client(
     credentials: dict[str, str] = {}
     if access_key and secret_key:
         credentials = {"aws_access_key_id": access_key, "aws_secret_access_key": secret_key}
-    return boto3.session.Session().client(
-        service,  # type: ignore[call-overload]
-        endpoint_url=endpoint_url,
-        config=config,
-        **credentials,
-    )
+    with _SESSION_LOCK:
+        return _session().client(
+            service,
+            endpoint_url=endpoint_url,
+            config=config,
+            **credentials,
+        )

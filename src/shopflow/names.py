@@ -1,7 +1,8 @@
 """The names the pipeline and its deployments share, defined once.
 
-The DAG id, the four sources, and the ids of every Airflow connection and
-variable the code reads. ``docs/operations.md`` lists what each one holds.
+The DAG id, the four sources, the ids of every Airflow connection and
+variable the code reads (``docs/operations.md`` lists what each one holds),
+and the pools and queue of the DAG's tasks (``docs/deployment.md``).
 """
 
 from __future__ import annotations
@@ -36,6 +37,16 @@ VAR_ALERT_FROM = "shopflow_alert_from"
 """The alerts' sender address."""
 VAR_TRANSFORM_MEMORY = "shopflow_transform_memory_limit"
 """DuckDB's memory budget in ``transform`` (e.g. ``1.5GB``); beyond it, it spills to disk."""
+VAR_LOAD_MEMORY = "shopflow_load_memory_limit"
+"""DuckDB's memory budget in ``load`` (e.g. ``1.5GB``); beyond it, it spills to disk."""
+
+# Airflow pools and queues (slots and why: shopflow/pools.py)
+POOL_SALES_DB = "shopflow_sales_db"
+"""How many tasks may read the sales database at once (its connection cap): extract_sales."""
+POOL_MARKETING_API = "shopflow_marketing_api"
+"""How many tasks may call the marketing API at once (its rate limit): extract_interactions."""
+QUEUE_HEAVY = "shopflow_heavy"
+"""The queue of ``transform`` and ``load``: a Celery deployment routes it to large workers."""
 
 DEFAULT_ALERT_EMAILS = "data-eng@example.com"
 DEFAULT_ALERT_FROM = "shopflow@example.com"

@@ -17,7 +17,9 @@ from typing import Any, NoReturn
 from shopflow.errors import ShopflowError
 from shopflow_local.home import shopflow_home
 
-PORT_NAMES = ("api", "s3", "dynamodb", "smtp", "airflow", "mysql", "postgres")
+PORT_NAMES = (
+    "api", "s3", "dynamodb", "smtp", "airflow", "mysql", "postgres", "redis", "own_redis",
+)  # fmt: skip
 
 
 class _Parser(argparse.ArgumentParser):
@@ -74,7 +76,7 @@ def _add_stack_options(parser: argparse.ArgumentParser) -> None:
 
     parser.add_argument("--stack", default="embedded", help=f"one of {', '.join(STACKS)}")
     for name in PORT_NAMES:
-        parser.add_argument(f"--{name}-port", type=_port, metavar="PORT")
+        parser.add_argument(f"--{name.replace('_', '-')}-port", type=_port, metavar="PORT")
 
 
 def _add_generate_options(parser: argparse.ArgumentParser, *, days: int, scale: float) -> None:
@@ -86,6 +88,8 @@ def _add_generate_options(parser: argparse.ArgumentParser, *, days: int, scale: 
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of every subcommand."""
+    from shopflow_local.devstack.config import EXECUTORS
+
     parser = _Parser(prog="shopflow", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
@@ -95,6 +99,10 @@ def build_parser() -> argparse.ArgumentParser:
     _add_stack_options(up)
     up.add_argument("--json", action="store_true")
     up.add_argument("--no-airflow", action="store_true", help="only the stand-ins, no Airflow")
+    up.add_argument(
+        "--executor", choices=EXECUTORS, default="local",
+        help="Airflow's executor: local (default) or celery (two workers; needs --stack services)",
+    )  # fmt: skip
     dev_sub.add_parser("down", help="stop the stand-ins")
     st = dev_sub.add_parser("status", help="describe the stack and check its health")
     st.add_argument("--json", action="store_true")
@@ -139,7 +147,12 @@ def _stack_config(args: argparse.Namespace) -> Any:
         for name in PORT_NAMES
         if getattr(args, f"{name}_port", None)
     }
-    return StackConfig(home=shopflow_home(), stack=args.stack, ports=Ports(**overrides))
+    return StackConfig(
+        home=shopflow_home(),
+        stack=args.stack,
+        ports=Ports(**overrides),
+        executor=getattr(args, "executor", "local"),
+    )
 
 
 def _devstack(args: argparse.Namespace) -> int:
@@ -178,8 +191,22 @@ def _describe_up(info: dict[str, Any]) -> str:
             f"  smtp       {info['smtp_url']}  mailbox {info['mailbox']}",
             f"  warehouse  {info['warehouse_url']}",
             f"  airflow    {info.get('airflow_url') or 'not started (--no-airflow)'}",
+            *_describe_celery(info),
         ]
     )
+
+
+def _describe_celery(info: dict[str, Any]) -> list[str]:
+    if info.get("executor", "local") != "celery":
+        return []
+    lines = [f"  executor   celery, broker {info['broker_url']}"]
+    for worker in info.get("workers", []):
+        state = "" if worker.get("healthy", True) else "  NOT RUNNING"
+        lines.append(
+            f"  {worker['name']:<10} {worker['hostname']}  queues {','.join(worker['queues'])}"
+            f"  logs {worker['log_dir']}{state}"
+        )
+    return lines
 
 
 def _describe_status(info: dict[str, Any]) -> str:
@@ -190,7 +217,7 @@ def _describe_status(info: dict[str, Any]) -> str:
         state = "ok" if comp["healthy"] else "not running"
         port = comp["port"] if comp["port"] is not None else "-"
         lines.append(f"  {name:<21} port {port:<6} {state}")
-    return "\n".join(lines)
+    return "\n".join([*lines, *_describe_celery(info)])
 
 
 def _generate(args: argparse.Namespace) -> int:

@@ -10,12 +10,12 @@ way to run the pipeline.
 Connections and variables outside a task (checked on Airflow 3.3.2): the task glue
 calls ``airflow.sdk`` ``Connection.get`` / ``Variable.get``. With no supervisor
 (``task_runner.SUPERVISOR_COMMS`` unset) and no ``_AIRFLOW_PROCESS_CONTEXT=server``,
-the SDK's ``ensure_secrets_backend_loaded`` falls back to the environment-variables
-backend (plus any backend configured under ``[secrets]``), so ``AIRFLOW_CONN_<ID>``
-(JSON or URI) and ``AIRFLOW_VAR_<KEY>`` are enough: no metadata database, no API
-server, no ``airflow db migrate``. The environment is read at every call (the
-secrets cache, ``[secrets] use_cache``, is off by default), so switching
-connections between calls works. A missing connection raises
+the SDK's ``ensure_secrets_backend_loaded`` asks a backend configured under
+``[secrets]`` first, when there is one, then the environment-variables backend,
+so ``AIRFLOW_CONN_<ID>`` (JSON or URI) and ``AIRFLOW_VAR_<KEY>`` are enough: no
+metadata database, no API server, no ``airflow db migrate``. The environment is
+read at every call (the secrets cache, ``[secrets] use_cache``, is off by
+default), so switching connections between calls works. A missing connection raises
 ``AirflowNotFoundException``, a missing variable ``AirflowRuntimeError``
 (``VARIABLE_NOT_FOUND``) unless a default is given. Nothing else is required,
 but importing Airflow without ``AIRFLOW_HOME`` creates ``~/airflow/logs``, so the

@@ -124,6 +124,39 @@ def test_four_extracts_run_in_parallel_in_one_group(dag: Any) -> None:
         assert not (task.get_flat_relative_ids(upstream=False) & set(ids)), task_id
 
 
+def test_the_sales_and_api_extracts_hold_their_pools_nothing_else_is_pooled(dag: Any) -> None:
+    from shopflow.names import POOL_MARKETING_API, POOL_SALES_DB
+    from shopflow.pools import POOLS
+
+    pooled = {t.task_id: t.pool for t in dag.tasks if t.pool != "default_pool"}
+    assert pooled == {
+        "extract.extract_sales": POOL_SALES_DB,
+        "extract.extract_interactions": POOL_MARKETING_API,
+    }
+    assert set(pooled.values()) == {pool.name for pool in POOLS}  # every pool is defined
+    assert {t.pool_slots for t in dag.tasks} == {1}
+
+
+def test_transform_and_load_go_to_the_heavy_queue_the_rest_to_the_default(dag: Any) -> None:
+    from airflow.configuration import conf
+
+    from shopflow.names import QUEUE_HEAVY
+
+    default_queue = conf.get("operators", "default_queue")
+
+    assert QUEUE_HEAVY == "shopflow_heavy"
+    queues = {t.task_id: t.queue for t in dag.tasks}
+    assert {t for t, q in queues.items() if q == QUEUE_HEAVY} == {"transform", "load"}
+    assert {q for t, q in queues.items() if t not in {"transform", "load"}} == {default_queue}
+
+
+def test_doc_md_names_the_pools_and_the_queue(dag: Any) -> None:
+    from shopflow.names import POOL_MARKETING_API, POOL_SALES_DB, QUEUE_HEAVY
+
+    for name in (POOL_SALES_DB, POOL_MARKETING_API, QUEUE_HEAVY, "docs/deployment.md"):
+        assert name in dag.doc_md, name
+
+
 def test_run_arguments_resolve_business_date_from_context(dag_module: dict[str, Any]) -> None:
     context = {
         "logical_date": datetime(2025, 3, 2, 1, tzinfo=UTC),

@@ -1,7 +1,8 @@
 """`shopflow run` and `shopflow backfill` on the real scheduler of the local Airflow.
 
 One embedded stack (SF 0.01) with the API server, scheduler (LocalExecutor), DAG
-processor and triggerer for the whole module. The commands go through
+processor and triggerer for the whole module; the stack creates the DAG's pools
+(``airflow_runtime/pools.py``: a task in a missing pool is never scheduled). The commands go through
 ``shopflow_local.cli.main``, as a user types them; what they did is then read
 back through Airflow's REST API.
 """
@@ -22,7 +23,9 @@ import pytest
 from airflow_stack import local_airflow
 
 from shopflow.dates import scheduled_logical_date
-from shopflow.names import SOURCES, extract_task_id
+from shopflow.names import POOL_MARKETING_API, POOL_SALES_DB, QUEUE_HEAVY, SOURCES, extract_task_id
+from shopflow.pools import POOLS
+from shopflow_local.airflow_runtime.pools import ensure_pools
 from shopflow_local.airflow_runtime.rest_client import AirflowClient, run_url
 from shopflow_local.cli import main
 from shopflow_local.dag_runs import read_report
@@ -40,6 +43,10 @@ SUMMARY = {
     "report": "report {day}:",
 }
 """Each pipeline task's own summary line in its log (shopflow.tasks.*)."""
+POOLED = {
+    extract_task_id("sales"): POOL_SALES_DB,
+    extract_task_id("interactions"): POOL_MARKETING_API,
+}
 
 
 @pytest.fixture(scope="module")
@@ -95,6 +102,9 @@ def test_shopflow_run_is_a_real_scheduler_run(
     assert run["conf"]["business_date"] == RUN_DAY.isoformat()
     tis = {ti["task_id"]: ti for ti in client.task_instances(run_id)}
     assert {ti["state"] for ti in tis.values()} == {"success"}
+    # the stack created the DAG's pools (else the pooled extracts never start); queues
+    assert {t: ti["pool"] for t, ti in tis.items() if ti["pool"] != "default_pool"} == POOLED
+    assert {t for t, ti in tis.items() if ti["queue"] == QUEUE_HEAVY} == {"transform", "load"}
 
     # the four extracts ran at the same time: one moment lies inside all four intervals
     starts = [_at(tis[t]["start_date"]) for t in EXTRACTS]
@@ -190,3 +200,19 @@ def test_backfill_runs_exactly_the_business_dates_in_order(
     assert [r["dag_run_id"] for r in _backfill_runs(client)] == [r["dag_run_id"] for r in runs]
     after = client.request("GET", "/backfills", params={"dag_id": "shop_daily_etl"})
     assert after["total_entries"] == backfills["total_entries"] == 1
+
+
+def test_ensure_pools_is_idempotent_and_repairs_a_drifted_pool(
+    airflow: dict[str, Any], client: AirflowClient
+) -> None:
+    url = airflow["airflow_url"]
+    assert ensure_pools(url) == {
+        pool.name: "unchanged" for pool in POOLS
+    }  # start_airflow made them
+    sales = next(pool for pool in POOLS if pool.name == POOL_SALES_DB)
+    drifted = {"pool": sales.name, **sales.fields(), "slots": sales.slots + 5}
+    client.request("PATCH", f"/pools/{sales.name}", json=drifted)
+    assert ensure_pools(url)[sales.name] == "updated"
+    stored = {p["name"]: p for p in client.request("GET", "/pools")["pools"]}
+    for pool in POOLS:
+        assert {k: stored[pool.name][k] for k in pool.fields()} == pool.fields(), pool.name

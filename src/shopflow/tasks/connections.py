@@ -5,18 +5,25 @@
 ``service_config.{s3,dynamodb}.endpoint_url``, ``bucket``, ``products_table``) and the
 variables ``shopflow_staging_uri`` and ``shopflow_bucket``. The objects returned here
 hold secrets: their ``repr`` hides them, and nothing in this module logs them.
+
+A missing connection or required variable is a ``PermanentError`` (the task fails at
+once) that names every place the Task SDK looked, in its order: a configured secrets
+backend (e.g. ``secret 'shopflow/connections/marketing_api' in SecretsManagerBackend``),
+then ``AIRFLOW_CONN_<ID>``/``AIRFLOW_VAR_<KEY>``, then the metadata DB.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from shopflow.aws import DEFAULT_REGION, boto3_client
-from shopflow.errors import ShopflowError
+from shopflow.errors import PermanentError, ShopflowError
 from shopflow.names import CONN_API, CONN_AWS, CONN_SALES, VAR_BUCKET, VAR_STAGING_URI
 from shopflow.staging import Staging
+from shopflow.tasks.secret_lookup import DOCS, not_found
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -24,16 +31,14 @@ if TYPE_CHECKING:
 
 
 def get_connection(conn_id: str) -> Any:
-    """The Airflow connection (Task SDK); a clear error when it is not defined."""
+    """The Airflow connection (Task SDK); a missing one is a ``PermanentError`` naming it."""
     from airflow.sdk import Connection
+    from airflow.sdk.exceptions import AirflowNotFoundException
 
     try:
         return Connection.get(conn_id)
-    except Exception as exc:  # the SDK raises its own AirflowNotFoundException
-        raise ShopflowError(
-            f"Airflow connection {conn_id!r} is not defined ({type(exc).__name__}); "
-            "create it in the Airflow UI, the CLI or the secrets backend (docs/operations.md)"
-        ) from None
+    except AirflowNotFoundException:
+        raise not_found("connection", conn_id) from None
 
 
 def get_variable(key: str, default: str | None = None) -> str | None:
@@ -42,6 +47,40 @@ def get_variable(key: str, default: str | None = None) -> str | None:
 
     value = Variable.get(key, default=default)
     return None if value is None else str(value)
+
+
+_SIZE = re.compile(r"^[0-9]+(\.[0-9]+)?\s*(KB|MB|GB|TB|KiB|MiB|GiB|TiB)$")
+
+
+def size_variable(key: str) -> str | None:
+    """A variable holding a memory size such as ``1.5GB``; None when unset or empty.
+
+    A value that is not a size is a ``PermanentError`` naming the variable.
+    """
+    value = (get_variable(key) or "").strip()
+    if not value:
+        return None
+    if not _SIZE.match(value):
+        raise PermanentError(
+            f"Airflow Variable {key} must be a size such as 1.5GB or 800MB, got {value!r}"
+        )
+    return value
+
+
+def require_variable(key: str, what: str) -> str:
+    """A variable that must be set and not empty; else a ``PermanentError`` naming it."""
+    from airflow.sdk import Variable
+    from airflow.sdk.exceptions import AirflowRuntimeError, ErrorType
+
+    try:
+        value = str(Variable.get(key))
+    except AirflowRuntimeError as exc:
+        if exc.error.error != ErrorType.VARIABLE_NOT_FOUND:
+            raise
+        raise not_found("variable", key, what) from None
+    if not value:
+        raise PermanentError(f"Airflow Variable {key} is empty: {what} ({DOCS})")
+    return value
 
 
 def _extra(conn: Any) -> dict[str, Any]:
@@ -186,13 +225,9 @@ def resolve_aws() -> AwsSettings:
 
 def resolve_staging_uri() -> str:
     """Variable ``shopflow_staging_uri``: an absolute directory or ``s3://bucket/prefix``."""
-    uri = get_variable(VAR_STAGING_URI)
-    if not uri:
-        raise ShopflowError(
-            f"Airflow Variable {VAR_STAGING_URI} is not set: the staging area, "
-            "an absolute directory or s3://bucket/prefix (docs/operations.md)"
-        )
-    return uri
+    return require_variable(
+        VAR_STAGING_URI, "the staging area, an absolute directory or s3://bucket/prefix"
+    )
 
 
 def resolve_staging(aws: AwsSettings | None = None) -> Staging:

@@ -8,13 +8,11 @@ from __future__ import annotations
 
 import json
 import logging
-import re
 import time
 from datetime import date
 from typing import Any
 
 from shopflow.dates import as_date
-from shopflow.errors import ShopflowError
 from shopflow.names import VAR_HASH_KEY, VAR_TRANSFORM_MEMORY
 from shopflow.tasks import connections
 from shopflow.tasks.audit_xcom import audit_to_xcom
@@ -28,26 +26,12 @@ DELTAS_SOURCE = "transformed"
 
 def hash_key() -> str:
     """The e-mail hash key from the Airflow Variable; never logged."""
-    key = connections.get_variable(VAR_HASH_KEY)
-    if not key:
-        raise ShopflowError(f"Airflow Variable {VAR_HASH_KEY} is not set: the e-mail hash key")
-    return key
-
-
-_MEMORY = re.compile(r"^[0-9]+(\.[0-9]+)?\s*(KB|MB|GB|TB|KiB|MiB|GiB|TiB)$")
+    return connections.require_variable(VAR_HASH_KEY, "the e-mail hash key")
 
 
 def memory_limit() -> str | None:
     """The Variable shopflow_transform_memory_limit (e.g. ``1.5GB``), None when unset."""
-    value = (connections.get_variable(VAR_TRANSFORM_MEMORY) or "").strip()
-    if not value:
-        return None
-    if not _MEMORY.match(value):
-        raise ShopflowError(
-            f"Airflow Variable {VAR_TRANSFORM_MEMORY} must be a size such as 1.5GB or 800MB, "
-            f"got {value!r}"
-        )
-    return value
+    return connections.size_variable(VAR_TRANSFORM_MEMORY)
 
 
 @fail_fast

@@ -5,6 +5,8 @@ every ``delta_<table>`` temp table (bulk load); take the load lock; merge each
 table (``merge.py``); run the transform's derive statements; ``commit``. The
 plan's shape is the same in every dialect; the dialect supplies the staging
 and lock statements, the merge style and a session that executes steps.
+Deltas stream (``deltas.py``): each bulk load reads its delta batch by batch, or
+scans its Parquet files, so a day is never held whole in Arrow.
 """
 
 from __future__ import annotations
@@ -19,19 +21,32 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import date
 from enum import Enum
+from pathlib import Path
 from typing import Any, ClassVar, Protocol
 
 import pyarrow as pa
 
 from shopflow.warehouse import ddl
-from shopflow.warehouse.arrow import audit_table, conform
+from shopflow.warehouse.arrow import audit_table
+from shopflow.warehouse.deltas import Delta, DeltaInput, ParquetDelta, as_delta
 from shopflow.warehouse.errors import DeltaError, WarehouseError
 from shopflow.warehouse.merge import MergeStyle, Role, merge_statements
 from shopflow.warehouse.names import ident, target
 from shopflow.warehouse.results import AuditRow, LoadResult, TableLoad
 from shopflow.warehouse.tables import LOAD_AUDIT, TABLES, TableSpec, Upkeep
 
-__all__ = ["AuditRow", "LoadContext", "LoadResult", "Phase", "Step", "Warehouse", "WarehouseError"]
+__all__ = [
+    "AuditRow",
+    "Delta",
+    "DeltaInput",
+    "LoadContext",
+    "LoadResult",
+    "ParquetDelta",
+    "Phase",
+    "Step",
+    "Warehouse",
+    "WarehouseError",
+]
 
 Params = Sequence[Any] | Mapping[str, Any]
 ALWAYS_MERGED = (Upkeep.REPLACE_PARTITION, Upkeep.APPEND_PER_RUN)
@@ -77,7 +92,7 @@ READ_ONLY = Step(Phase.BEGIN, "beginning a read-only transaction", "begin transa
 class Session(Protocol):
     """An open connection of one dialect, for the duration of one load or query."""
 
-    def run(self, step: Step, data: pa.Table | None) -> int:
+    def run(self, step: Step, data: Delta | None) -> int:
         """Execute a step (bulk-loading ``data`` if given); the affected row count or -1."""
         ...
 
@@ -123,9 +138,15 @@ class Warehouse(ABC):
         row = self._read("running a query", lambda s: s.fetch_one(sql, params))
         return None if row is None else row[0]
 
+    def within(self, *, memory_limit: str | None, scratch: Path | None) -> Warehouse:
+        """This warehouse bounded for a load: an in-process engine's memory budget (a size
+        such as ``1.5GB``) and the folder it spills to beyond it. A database server bounds
+        itself, so by default the warehouse comes back unchanged."""
+        return self
+
     def load_day(
         self,
-        deltas: Mapping[str, pa.Table],
+        deltas: Mapping[str, DeltaInput],
         *,
         business_date: date,
         run_id: str,
@@ -137,6 +158,8 @@ class Warehouse(ABC):
         Every table gets a ``delta_<table>`` temp table (empty when no delta is given)
         that ``derive`` may read. Tables without a delta are not merged, except
         ``quarantine`` (its partitions named by ``audit`` are cleared) and ``load_audit``.
+        A delta is a ``pa.Table`` (conformed up front) or a ``ParquetDelta`` (files
+        checked from their footers up front, read batch by batch while staging).
         Rolls back everything and raises WarehouseError on any failure.
         """
         started = time.perf_counter()
@@ -217,7 +240,7 @@ class Warehouse(ABC):
         self,
         session: Session,
         steps: Sequence[Step],
-        staged: Mapping[str, pa.Table],
+        staged: Mapping[str, Delta],
         result: LoadResult | None,
     ) -> None:
         """Run steps in order; on failure roll back the open transaction and raise."""
@@ -265,7 +288,7 @@ class Warehouse(ABC):
         """Statements that serialise loads inside the transaction (may be none)."""
 
     def _before_load(  # noqa: B027 - an optional hook, empty by default
-        self, staged: Mapping[str, pa.Table], ctx: LoadContext, result: LoadResult
+        self, staged: Mapping[str, Delta], ctx: LoadContext, result: LoadResult
     ) -> None:
         """Work before the transaction opens (Redshift uploads its Parquet files)."""
 
@@ -279,17 +302,19 @@ class Warehouse(ABC):
 
 
 def stage_inputs(
-    deltas: Mapping[str, pa.Table],
+    deltas: Mapping[str, DeltaInput],
     audit: Sequence[AuditRow],
     *,
     run_id: str,
     business_date: date,
-) -> dict[str, pa.Table]:
-    """The load's deltas, validated and conformed, with the audit rows as ``load_audit``."""
+) -> dict[str, Delta]:
+    """The load's deltas, validated (files: from their footers), with the audit rows as
+    ``load_audit``."""
     if LOAD_AUDIT.name in deltas:
         raise DeltaError("load_audit rows come through audit=, not as a delta")
-    staged = {name: conform(_spec(name), table) for name, table in deltas.items()}
-    staged[LOAD_AUDIT.name] = audit_table(audit, run_id=run_id, business_date=business_date)
+    staged = {name: as_delta(_spec(name), given) for name, given in deltas.items()}
+    rows = audit_table(audit, run_id=run_id, business_date=business_date)
+    staged[LOAD_AUDIT.name] = Delta.from_table(LOAD_AUDIT, rows)
     return staged
 
 

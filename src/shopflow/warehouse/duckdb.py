@@ -1,7 +1,11 @@
 """DuckDB: a single file, a single writer.
 
-Bulk load: the delta's Arrow table is registered as a view and copied into a
-temp table. Locking: DuckDB locks the file for the process that opens it, so a
+Bulk load: a delta's Parquet files are scanned in place (``read_parquet``) when
+they hold exactly the table's schema; otherwise its Arrow table, or its stream of
+conformed batches, is registered as a view; either is copied into a temp table.
+A warehouse bounded by ``within`` (the load) opens the file with a memory limit
+and a spill folder, so the merges and the derive spill instead of growing.
+Locking: DuckDB locks the file for the process that opens it, so a
 session opens the file only for one load or query and waits for another
 process's lock with a bounded retry loop; threads of one process queue on a
 per-file mutex.
@@ -9,6 +13,8 @@ per-file mutex.
 
 from __future__ import annotations
 
+import contextlib
+import re
 import threading
 import time
 from collections.abc import Iterator
@@ -19,7 +25,7 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 
-from shopflow.warehouse.base import LoadContext, Params, Phase, Step, Warehouse
+from shopflow.warehouse.base import Delta, LoadContext, Params, Phase, Step, Warehouse
 from shopflow.warehouse.ddl import column_type
 from shopflow.warehouse.errors import WarehouseError
 from shopflow.warehouse.merge import MergeStyle
@@ -28,6 +34,7 @@ from shopflow.warehouse.tables import TableSpec
 
 _MUTEXES: dict[str, threading.Lock] = {}
 _MUTEXES_GUARD = threading.Lock()
+_GLOB = re.compile(r"[*?\[\]{}]")  # read_parquet would expand these in a path
 
 
 def _mutex(path: str) -> threading.Lock:
@@ -46,13 +53,35 @@ class DuckDBWarehouse(Warehouse):
     merge_style = MergeStyle(delete_using=False)
 
     def __init__(
-        self, path: str | Path, *, conn_id: str | None = None, lock_timeout: float = 600.0
+        self,
+        path: str | Path,
+        *,
+        conn_id: str | None = None,
+        lock_timeout: float = 600.0,
+        memory_limit: str | None = None,
+        temp_directory: Path | None = None,
     ) -> None:
         super().__init__(conn_id)
         if not str(path) or str(path) == ":memory:":
             raise ValueError("the DuckDB warehouse needs a database file")
         self.path = str(Path(path).expanduser().resolve())
         self.lock_timeout = lock_timeout
+        self.memory_limit = memory_limit
+        self.temp_directory = temp_directory
+
+    def within(self, *, memory_limit: str | None, scratch: Path | None) -> DuckDBWarehouse:
+        """The same file, opened with DuckDB's ``memory_limit`` and ``temp_directory``."""
+        return DuckDBWarehouse(
+            self.path,
+            conn_id=self._conn_id,
+            lock_timeout=self.lock_timeout,
+            memory_limit=memory_limit,
+            temp_directory=scratch,
+        )
+
+    def _limits(self) -> dict[str, Any]:
+        limits = {"memory_limit": self.memory_limit, "temp_directory": self.temp_directory}
+        return {key: str(value) for key, value in limits.items() if value is not None}
 
     @classmethod
     def from_airflow(cls, conn_id: str) -> DuckDBWarehouse:
@@ -66,10 +95,10 @@ class DuckDBWarehouse(Warehouse):
             from airflow.providers.duckdb.hooks.duckdb import DuckDBHook
 
             conn: duckdb.DuckDBPyConnection = DuckDBHook(
-                duckdb_conn_id=self._conn_id, database=self.path
+                duckdb_conn_id=self._conn_id, database=self.path, **self._limits()
             ).get_conn()
             return conn
-        return duckdb.connect(self.path)
+        return duckdb.connect(self.path, config=self._limits())
 
     def _open(self, deadline: float) -> duckdb.DuckDBPyConnection:
         """Connect, retrying while another process holds the file lock, until ``deadline``."""
@@ -142,19 +171,42 @@ class _DuckDBSession:
     def __init__(self, conn: duckdb.DuckDBPyConnection) -> None:
         self.conn = conn
 
-    def run(self, step: Step, data: pa.Table | None) -> int:
-        view = _arrow_view(step.data) if step.data else None
-        if view and data is not None:
-            self.conn.register(view, data)
+    def run(self, step: Step, data: Delta | None) -> int:
+        if not step.data or data is None:
+            return self._execute(step)
+        view = _arrow_view(step.data)
+        scanned = self._expose(view, data)
         try:
-            cursor = self.conn.execute(step.sql)
-            if step.role is None:
-                return -1
-            row = cursor.fetchone()
-            return int(row[0]) if row else 0
-        finally:
-            if view:
-                self.conn.unregister(view)
+            count = self._execute(step)
+        except BaseException:
+            with contextlib.suppress(duckdb.Error):  # an aborted transaction refuses it
+                self._hide(view, scanned)
+            raise
+        self._hide(view, scanned)
+        return count
+
+    def _execute(self, step: Step) -> int:
+        cursor = self.conn.execute(step.sql)
+        if step.role is None:
+            return -1
+        row = cursor.fetchone()
+        return int(row[0]) if row else 0
+
+    def _expose(self, view: str, data: Delta) -> bool:
+        """Make data readable as view: its files scanned in place (True), else Arrow (False)."""
+        files = [str(path) for path in data.files]
+        if files and not any(_GLOB.search(f) for f in files):
+            self.conn.read_parquet(files).create_view(view, replace=True)
+            return True
+        table = data.in_memory
+        self.conn.register(view, table if table is not None else data.reader())
+        return False
+
+    def _hide(self, view: str, scanned: bool) -> None:
+        if scanned:
+            self.conn.execute(f"drop view if exists {ident(view)}")
+        else:
+            self.conn.unregister(view)
 
     def rollback(self) -> None:
         self.conn.execute("rollback")

@@ -10,10 +10,13 @@ from shopflow.warehouse.base import Warehouse
 
 
 def warehouse_from_connection(conn_id: str = CONN_WAREHOUSE) -> Warehouse:
-    """The warehouse behind an Airflow connection of type duckdb, postgres or redshift."""
-    from airflow.sdk import BaseHook
+    """The warehouse behind an Airflow connection of type duckdb, postgres or redshift.
 
-    conn_type = BaseHook.get_connection(conn_id).conn_type
+    A connection that is not defined fails at once, naming where it was looked for.
+    """
+    from shopflow.tasks.connections import get_connection
+
+    conn_type = get_connection(conn_id).conn_type
     if conn_type == "duckdb":
         from shopflow.warehouse.duckdb import DuckDBWarehouse
 

@@ -1,11 +1,13 @@
 """Postgres through psycopg 3.
 
 Bulk load: ``COPY delta_<table> (...) FROM STDIN`` in CSV, written by Arrow's C++
-CSV writer batch by batch (nulls unquoted, strings quoted, so empty text stays
-text). Locking: a transaction-scoped advisory lock on a fixed key, taken after
-the temp tables are filled and before the first merge, so concurrent loads
-stage in parallel and merge one after the other (read committed: the second
-sees the first's rows). Temp tables are ``on commit drop``.
+CSV writer one record batch at a time as the delta is read (nulls unquoted,
+strings quoted, so empty text stays text): a COPY holds one batch, never the
+day, and every COPY runs inside the load's one transaction. Locking: a
+transaction-scoped advisory lock on a fixed key, taken after the temp tables
+are filled and before the first merge, so concurrent loads stage in parallel
+and merge one after the other (read committed: the second sees the first's
+rows). Temp tables are ``on commit drop``.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ import pyarrow as pa
 import pyarrow.csv as pa_csv
 from psycopg.rows import tuple_row
 
-from shopflow.warehouse.base import LoadContext, Params, Phase, Step, Warehouse
+from shopflow.warehouse.base import Delta, LoadContext, Params, Phase, Step, Warehouse
 from shopflow.warehouse.ddl import column_type
 from shopflow.warehouse.merge import MergeStyle
 from shopflow.warehouse.names import column_list, delta, delta_name, ident
@@ -131,17 +133,20 @@ class _PostgresSession:
     def __init__(self, conn: psycopg.Connection[Any]) -> None:
         self.conn = conn
 
-    def run(self, step: Step, data: pa.Table | None) -> int:
+    def run(self, step: Step, data: Delta | None) -> int:
         with self.conn.cursor() as cur:
             if data is None:
                 cur.execute(step.sql)
                 return cur.rowcount
+            rows = 0
             with cur.copy(step.sql) as copy:
-                for batch in data.to_batches(max_chunksize=COPY_BATCH_ROWS):
-                    buf = io.BytesIO()
-                    pa_csv.write_csv(batch, buf, _CSV)
-                    copy.write(buf.getbuffer())
-            return data.num_rows
+                for batch in data.batches():
+                    for part in _slices(batch, COPY_BATCH_ROWS):
+                        buf = io.BytesIO()
+                        pa_csv.write_csv(part, buf, _CSV)
+                        copy.write(buf.getbuffer())
+                        rows += part.num_rows
+            return rows
 
     def rollback(self) -> None:
         self.conn.execute("rollback")
@@ -164,6 +169,12 @@ class _PostgresSession:
         with self.conn.cursor() as cur:
             cur.execute(*to_format(sql, params))
             return cur.fetchone()
+
+
+def _slices(batch: pa.RecordBatch, rows: int) -> Iterator[pa.RecordBatch]:
+    """batch cut into zero-copy slices of at most rows rows."""
+    for start in range(0, batch.num_rows, rows):
+        yield batch.slice(start, rows)
 
 
 def _arrow_type(column: Any) -> pa.DataType | None:

@@ -2,13 +2,14 @@
 
 There is no Redshift here, so the whole load is a statement list
 (:meth:`RedshiftWarehouse.statements_for_load`) that tests parse and run the
-Postgres-compatible part of. Bulk load: each delta is written as one Parquet
-file under a deterministic key (``<prefix>/warehouse_load/dt=D/run_id=R/<table>.parquet``,
-overwritten by a retry) and copied into ``delta_<table>`` created ``like`` its
-table; Parquet columns load by position and both sides follow tables.py's
-column order. Locking: ``lock`` on every warehouse table in one statement and
-a fixed order, after staging and before the first merge. No credentials appear
-in the SQL: COPY authorises with the cluster's IAM role (an ARN is no secret).
+Postgres-compatible part of. Bulk load: each delta is written, batch by batch as
+it is read, as one Parquet file under a deterministic key
+(``<prefix>/warehouse_load/dt=D/run_id=R/<table>.parquet``, overwritten by a
+retry) and copied into ``delta_<table>`` created ``like`` its table; Parquet
+columns load by position and both sides follow tables.py's column order.
+Locking: ``lock`` on every warehouse table in one statement and a fixed order,
+after staging and before the first merge. No credentials appear in the SQL:
+COPY authorises with the cluster's IAM role (an ARN is no secret).
 """
 
 from __future__ import annotations
@@ -27,6 +28,8 @@ import pyarrow.parquet as pq
 
 from shopflow.warehouse.base import (
     AuditRow,
+    Delta,
+    DeltaInput,
     LoadContext,
     LoadResult,
     Params,
@@ -115,7 +118,7 @@ class RedshiftWarehouse(Warehouse):
 
     def statements_for_load(
         self,
-        deltas: Mapping[str, pa.Table],
+        deltas: Mapping[str, DeltaInput],
         *,
         business_date: date,
         run_id: str,
@@ -127,14 +130,16 @@ class RedshiftWarehouse(Warehouse):
         return [s.sql for s in self.plan_load(staged, LoadContext(business_date, run_id), derive)]
 
     def _before_load(
-        self, staged: Mapping[str, pa.Table], ctx: LoadContext, result: LoadResult
+        self, staged: Mapping[str, Delta], ctx: LoadContext, result: LoadResult
     ) -> None:
         if self._upload is None:
             raise ValueError("RedshiftWarehouse needs an upload function to stage deltas on S3")
         started = time.perf_counter()
         for table, data in staged.items():
             buf = io.BytesIO()
-            pq.write_table(data, buf, compression="snappy")
+            with pq.ParquetWriter(buf, data.schema, compression="snappy") as writer:
+                for batch in data.batches():
+                    writer.write_batch(batch)
             self._upload(self.staging_uri(table, ctx), buf.getvalue())
         result.add_seconds("upload", time.perf_counter() - started)
 
@@ -196,7 +201,7 @@ class _DbapiSession:
     def __init__(self, conn: Any) -> None:
         self.conn = conn
 
-    def run(self, step: Step, data: pa.Table | None) -> int:
+    def run(self, step: Step, data: Delta | None) -> int:
         cur = self.conn.cursor()
         try:
             cur.execute(step.sql)

@@ -3,18 +3,23 @@
 Everything is configured through ``AIRFLOW__*`` environment variables (Airflow
 reads its config when ``airflow`` is first imported, so they must be set before
 that: in the environment of a child process). ``AIRFLOW_HOME`` is
-``$SHOPFLOW_HOME/airflow``, the metadata DB is SQLite in it, the dags folder is
-the repository's ``dags/`` (override: ``$SHOPFLOW_DAGS_FOLDER``). Connections and
-variables travel as ``AIRFLOW_CONN_<ID>`` (JSON) and ``AIRFLOW_VAR_<KEY>``: the
-Task SDK resolves both from the environment before any other backend. This module
-does not import Airflow.
+``$SHOPFLOW_HOME/airflow``, the metadata DB is SQLite in it (the Celery stack
+overrides it with its Postgres database), the dags folder is the repository's
+``dags/`` (override: ``$SHOPFLOW_DAGS_FOLDER``). Connections and variables
+travel as ``AIRFLOW_CONN_<ID>`` (JSON) and ``AIRFLOW_VAR_<KEY>``: the Task SDK
+looks in a backend configured under ``[secrets]`` first (none here; the Celery
+stack's Secrets Manager), then in the environment, then in the metadata DB
+(through the API server). This module does not import Airflow.
 """
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
+import hashlib
 import json
 import os
+import sqlite3
 import subprocess
 import sys
 from collections.abc import Iterator, Mapping
@@ -32,6 +37,9 @@ DAGS_FOLDER_ENV = "SHOPFLOW_DAGS_FOLDER"
 SENSITIVE_NAMES = ("hash_key",)
 _SECRET_PREFIXES = ("AIRFLOW_CONN_", "AIRFLOW_VAR_")
 _SECRET_WORDS = ("PASSWORD", "SECRET", "TOKEN", "KEY", "CONN")
+SECRET_ENV_PREFIXES = _SECRET_PREFIXES
+"""Names of the environment variables that carry connections and variables."""
+_REVISION = "select version_num from alembic_version"
 
 
 def airflow_home() -> Path:
@@ -124,18 +132,59 @@ def _locked(lock_file: Path) -> Iterator[None]:
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
-def migrate_db(env: Mapping[str, str]) -> bool:
-    """Run ``airflow db migrate`` once per Airflow version and DB file; True if it ran.
+def migrated_revision(url: str) -> str | None:
+    """The Alembic revision in the metadata DB at url (SQLite or Postgres); None if none yet."""
+    if url.startswith("sqlite:///"):
+        return _sqlite_revision(Path(url.removeprefix("sqlite:///")))
+    if url.startswith("postgresql"):
+        return _postgres_revision("postgresql://" + url.split("://", 1)[1])  # no +driver
+    raise ShopflowError(f"unsupported Airflow metadata database {url.split(':', 1)[0]}")
 
-    env is the output of airflow_env(); the marker file sits beside the database,
-    so deleting the database (or upgrading Airflow) migrates again.
+
+def _sqlite_revision(path: Path) -> str | None:
+    if not path.exists():
+        return None
+    try:
+        with contextlib.closing(sqlite3.connect(path)) as db:
+            row = db.execute(_REVISION).fetchone()
+    except sqlite3.Error:  # no alembic_version table yet
+        return None
+    return str(row[0]) if row else None
+
+
+def _postgres_revision(url: str) -> str | None:
+    import psycopg
+
+    try:
+        with psycopg.connect(url, connect_timeout=5) as conn:
+            row = conn.execute(_REVISION).fetchone()
+    except psycopg.Error:  # no table yet, or no server (the migration then says so)
+        return None
+    return str(row[0]) if row else None
+
+
+def _marker(home: Path, url: str) -> Path:
+    digest = hashlib.sha256(url.encode()).hexdigest()[:12]
+    return home / f".migrated-{airflow_version()}-{digest}"
+
+
+def migrate_db(env: Mapping[str, str]) -> bool:
+    """Run ``airflow db migrate`` once per Airflow version and metadata DB; True if it ran.
+
+    env is the output of airflow_env() (plus, for the Celery stack, its Postgres
+    URL in ``AIRFLOW__DATABASE__SQL_ALCHEMY_CONN``). A marker file in the home,
+    named after the Airflow version and the DB URL, holds the Alembic revision
+    the migration left; the next call skips while the DB still holds that
+    revision. So a dropped or recreated database, or another Airflow version,
+    migrates again.
     """
     home = Path(env["AIRFLOW_HOME"])
     home.mkdir(parents=True, exist_ok=True)
-    db = metadata_db(home)
-    marker = home / f".migrated-{airflow_version()}"
+    url = env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"]
+    marker = _marker(home, url)
     with _locked(home / ".migrate.lock"):
-        if marker.exists() and db.exists():
+        revision = migrated_revision(url)
+        if revision is not None and marker.exists() and marker.read_text().strip() == revision:
             return False
         log_path = home / "logs" / "db-migrate.log"
         log_path.parent.mkdir(parents=True, exist_ok=True)
@@ -152,7 +201,7 @@ def migrate_db(env: Mapping[str, str]) -> bool:
             raise ShopflowError(
                 f"airflow db migrate failed (exit {result.returncode}); see {log_path}"
             )
-        for stale in home.glob(".migrated-*"):
+        for stale in home.glob(f".migrated-*-{marker.name.rsplit('-', 1)[1]}"):
             stale.unlink()
-        marker.write_text(f"{db}\n")
+        marker.write_text(f"{migrated_revision(url) or ''}\n")
         return True

@@ -24,6 +24,9 @@ import sys
 
 log = logging.getLogger(__name__)
 
+COMMAND = ("-m", "shopflow_local.airflow_runtime.preloaded")
+"""Python arguments that run this module: ``airflow`` with the task modules preloaded."""
+
 PRELOAD = (
     # the task process's own start: supervisor, task runner, DAG bag and bundles
     "airflow.sdk.execution_time.supervisor",

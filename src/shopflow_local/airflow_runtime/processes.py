@@ -13,6 +13,9 @@ days, and an unpaused DAG would otherwise start the run of its latest cron tick
 In Airflow 3.3 that switch also stops asset-triggered runs (the downstream
 ``shop_campaign_revenue``): ``SHOPFLOW_LOCAL_SCHEDULE=on`` when the stack starts
 turns both on, cron ticks included (docs/lineage.md).
+
+A stack started with ``--executor celery`` runs the CeleryExecutor instead, with
+two Celery workers beside these four processes (celery_settings).
 """
 
 from __future__ import annotations
@@ -23,9 +26,12 @@ from pathlib import Path
 from typing import Any
 
 from shopflow.errors import ShopflowError
-from shopflow_local.airflow_runtime.home import airflow_env, migrate_db
+from shopflow_local.airflow_runtime import celery_settings
+from shopflow_local.airflow_runtime.home import SECRET_ENV_PREFIXES, airflow_env, migrate_db
+from shopflow_local.airflow_runtime.pools import ensure_pools
+from shopflow_local.airflow_runtime.preloaded import COMMAND
 from shopflow_local.devstack import stack
-from shopflow_local.devstack.config import Ports
+from shopflow_local.devstack.config import Ports, require_shared_staging
 from shopflow_local.devstack.connections import airflow_environment
 from shopflow_local.devstack.process import port_open, read_pid, start_background, wait_for_port
 
@@ -33,7 +39,7 @@ LOCAL_SCHEDULE_ENV = "SHOPFLOW_LOCAL_SCHEDULE"
 NAME = "airflow"
 """The API server's process name (pid file, log) and its port's name in the stack state."""
 AIRFLOW = ("-m", "airflow")
-PRELOADED = ("-m", "shopflow_local.airflow_runtime.preloaded")
+PRELOADED = COMMAND
 """``airflow`` with the task modules imported first (``preloaded.py``): the scheduler's
 LocalExecutor forks every task process from it."""
 DAEMONS = {
@@ -84,16 +90,35 @@ def airflow_port(info: dict[str, Any]) -> int:
 
 
 def process_env(info: dict[str, Any], port: int) -> dict[str, str]:
-    """The environment of every local Airflow process of the stack."""
+    """The environment of every local Airflow process of the stack.
+
+    The Celery stack's carries no connection or variable (they are in its
+    secrets backend); the LocalExecutor stack's carries all of them.
+    """
+    if celery_settings.is_celery(info):
+        return {**airflow_env(), **local_settings(port), **celery_settings.celery_settings(info)}
     return {**airflow_env(airflow_environment(info)), **local_settings(port)}
 
 
+def _dropped(info: dict[str, Any]) -> tuple[str, ...]:
+    """Inherited variables an Airflow process must not get (the Celery stack's secrets)."""
+    return SECRET_ENV_PREFIXES if celery_settings.is_celery(info) else ()
+
+
+def process_names(info: dict[str, Any]) -> list[str]:
+    """Every local Airflow process of the stack: API server, daemons, Celery workers."""
+    return [NAME, *DAEMONS, *(w["process"] for w in info.get("workers", []))]
+
+
 def start_airflow(info: dict[str, Any], port: int, *, timeout: float = 180.0) -> str:
-    """Start whichever of the four processes is not running; record and return the UI address."""
+    """Start whichever Airflow process is not running; record and return the UI address."""
     home = Path(info["home"])
     run_dir = home / "run"
     url = base_url(port)
+    if celery_settings.is_celery(info):
+        require_shared_staging("celery", str(info["staging_uri"]), str(info["warehouse_url"]))
     env = process_env(info, port)
+    drop = _dropped(info)
     if read_pid(run_dir / f"{NAME}.pid") is None:
         if port_open(port):
             raise ShopflowError(
@@ -102,17 +127,26 @@ def start_airflow(info: dict[str, Any], port: int, *, timeout: float = 180.0) ->
             )
         migrate_db(env)
         argv = [sys.executable, *AIRFLOW, "api-server", "--port", str(port)]
-        start_background(NAME, argv, run_dir=run_dir, env=env)
+        start_background(NAME, argv, run_dir=run_dir, env=env, drop_inherited=drop)
     for name, command in DAEMONS.items():
         if read_pid(run_dir / f"{name}.pid") is None:
             argv = [sys.executable, *command]
-            start_background(name, argv, run_dir=run_dir, env=env)
+            start_background(name, argv, run_dir=run_dir, env=env, drop_inherited=drop)
+    for worker in info.get("workers", []):
+        if read_pid(run_dir / f"{worker['process']}.pid") is None:
+            Path(worker["log_dir"]).mkdir(parents=True, exist_ok=True)
+            argv = [sys.executable, *celery_settings.worker_arguments(worker)]
+            worker_env = {**env, **celery_settings.worker_env(worker)}
+            start_background(
+                worker["process"], argv, run_dir=run_dir, env=worker_env, drop_inherited=drop
+            )
     try:
         wait_for_port(port, timeout=timeout)
     except ShopflowError:
         raise ShopflowError(
             f"the Airflow UI did not start on port {port}; see {run_dir / (NAME + '.log')}"
         ) from None
+    ensure_pools(url)  # a task in a missing pool is never scheduled (airflow_runtime/pools.py)
     stack.record_component(home, NAME, port, url_key="airflow_url", url=url)
     return url
 
@@ -121,14 +155,18 @@ def ensure_airflow(info: dict[str, Any]) -> str:
     """The UI address of the stack's Airflow, started first if any process is down."""
     run_dir = Path(info["home"]) / "run"
     port = airflow_port(info)
-    names = (NAME, *DAEMONS)
+    names = process_names(info)
     if all(read_pid(run_dir / f"{name}.pid") for name in names) and port_open(port):
         return base_url(port)
     return start_airflow(info, port)
 
 
 def check_running(home: Path) -> None:
-    """Raise when a local Airflow process has died (a run would never progress)."""
+    """Raise when a local Airflow process has died (a run would never progress).
+
+    A Celery stack keeps going while one worker is alive: the other's tasks are
+    retried there.
+    """
     run_dir = home / "run"
     for name in (NAME, *DAEMONS):
         if read_pid(run_dir / f"{name}.pid") is None:
@@ -137,3 +175,9 @@ def check_running(home: Path) -> None:
                 f"the local Airflow's {label} is not running (see {run_dir / (name + '.log')}); "
                 "`shopflow devstack up` restarts it"
             )
+    workers = (stack.read_state(home) or {}).get("workers", [])
+    if workers and not any(read_pid(run_dir / f"{w['process']}.pid") for w in workers):
+        raise ShopflowError(
+            f"no Celery worker of the local Airflow runs (see {run_dir}/airflow-worker-*.log); "
+            "`shopflow devstack up --stack services --executor celery` restarts them"
+        )

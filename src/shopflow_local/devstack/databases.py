@@ -51,18 +51,21 @@ def _identifier(name: str) -> str:
 
 
 def prepare(cfg: StackConfig) -> None:
-    """Make the sales database and the warehouse database exist (services stack)."""
+    """Make the sales, warehouse and (Celery stack) Airflow metadata databases exist."""
     if cfg.stack != "services":
         return
     _require("MariaDB/MySQL", cfg.ports.mysql, "--mysql-port")
     _require("PostgreSQL", cfg.ports.postgres, "--postgres-port")
     create_mysql_database(cfg.ports.mysql, cfg.mysql_database)
-    create_postgres_database(cfg.ports.postgres, cfg.postgres_database)
+    create_postgres_database(cfg.ports.postgres, _identifier(cfg.postgres_database))
+    if cfg.airflow_db_url is not None:
+        create_postgres_database(cfg.ports.postgres, _identifier(cfg.airflow_database))
 
 
 def reachable(info: dict[str, Any]) -> bool:
     """True when the stack's database servers answer (always True for embedded files)."""
     if info["stack"] != "services":
         return True
-    ports = [urlsplit(info[key]).port for key in ("sales_url", "warehouse_url")]
+    urls = [info["sales_url"], info["warehouse_url"], info.get("airflow_db_url")]
+    ports = [urlsplit(url).port for url in urls if url]
     return all(port is not None and port_open(port) for port in ports)

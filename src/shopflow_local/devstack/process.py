@@ -11,6 +11,7 @@ import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from shopflow.errors import ShopflowError
 
@@ -53,6 +54,9 @@ def read_pid(pid_file: Path) -> int | None:
         return None
     except PermissionError:
         return pid
+    with contextlib.suppress(ChildProcessError):  # our own child that died: reap, not running
+        if os.waitpid(pid, os.WNOHANG)[0] == pid:
+            return None
     return pid
 
 
@@ -62,9 +66,15 @@ def start_background(
     *,
     run_dir: Path,
     env: dict[str, str] | None = None,
+    drop_inherited: Sequence[str] = (),
 ) -> int:
-    """Start argv detached, its output in run_dir/<name>.log, its pid in run_dir/<name>.pid."""
+    """Start argv detached, its output in run_dir/<name>.log, its pid in run_dir/<name>.pid.
+
+    The process inherits this one's environment, less the variables whose names
+    start with a prefix in drop_inherited, with env on top.
+    """
     run_dir.mkdir(parents=True, exist_ok=True)
+    inherited = {k: v for k, v in os.environ.items() if not k.startswith(tuple(drop_inherited))}
     log_path = run_dir / f"{name}.log"
     with open(log_path, "ab") as log:
         proc = subprocess.Popen(
@@ -72,7 +82,7 @@ def start_background(
             stdin=subprocess.DEVNULL,
             stdout=log,
             stderr=subprocess.STDOUT,
-            env={**os.environ, **(env or {})},
+            env={**inherited, **(env or {})},
             start_new_session=True,
         )
     (run_dir / f"{name}.pid").write_text(str(proc.pid))
@@ -84,13 +94,21 @@ def python_module(module: str, *args: str) -> list[str]:
     return [sys.executable, "-m", module, *args]
 
 
-def stop_background(name: str, *, run_dir: Path, timeout: float = 10.0) -> bool:
-    """Stop the process named in run_dir/<name>.pid (TERM, then KILL); True if one ran."""
+def stop_background(
+    name: str, *, run_dir: Path, timeout: float = 10.0, descendants: bool = False
+) -> bool:
+    """Stop the process named in run_dir/<name>.pid (TERM, then KILL); True if one ran.
+
+    The signals go to its process group. descendants: also KILL, at the end, every
+    process below it that still runs in a group of its own (Airflow's task
+    processes under a Celery worker).
+    """
     pid_file = run_dir / f"{name}.pid"
     pid = read_pid(pid_file)
     pid_file.unlink(missing_ok=True)
     if pid is None:
         return False
+    below = _descendants(pid) if descendants else []
     try:
         os.killpg(pid, signal.SIGTERM)
     except ProcessLookupError:
@@ -100,12 +118,33 @@ def stop_background(name: str, *, run_dir: Path, timeout: float = 10.0) -> bool:
         try:
             os.kill(pid, 0)
         except ProcessLookupError:
-            return True
+            break
         _reap(pid)
         time.sleep(0.05)
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(pid, signal.SIGKILL)
+    else:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(pid, signal.SIGKILL)
+    _kill_all(below)
     return True
+
+
+def _descendants(pid: int) -> list[Any]:
+    """psutil handles of every process below pid; empty when pid is gone."""
+    import psutil
+
+    try:
+        return list(psutil.Process(pid).children(recursive=True))
+    except psutil.Error:
+        return []
+
+
+def _kill_all(processes: list[Any]) -> None:
+    """SIGKILL those still running (psutil refuses a pid that was reused meanwhile)."""
+    import psutil
+
+    for proc in processes:
+        with contextlib.suppress(psutil.Error):
+            proc.kill()
 
 
 def _reap(pid: int) -> None:

@@ -13,9 +13,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from shopflow.errors import ShopflowError
-from shopflow_local.devstack import aws_emulator, databases
+from shopflow_local.devstack import aws_emulator, databases, redis_broker
 from shopflow_local.devstack.config import StackConfig
 from shopflow_local.devstack.connections import airflow_environment, write_env_file
 from shopflow_local.devstack.process import (
@@ -33,6 +34,8 @@ COMPONENTS = ("api", "s3", "dynamodb", "smtp")
 AIRFLOW_UI = "airflow"
 AIRFLOW_DAEMONS = ("airflow-scheduler", "airflow-dag-processor", "airflow-triggerer")
 """The local Airflow (airflow_runtime.processes): its API server, then its portless daemons."""
+WORKER_PREFIX = "airflow-worker-"
+"""Process names of the Celery stack's workers (``airflow-worker-1``, ...)."""
 
 
 @dataclass(frozen=True)
@@ -105,6 +108,11 @@ def describe(cfg: StackConfig) -> dict[str, Any]:
         "airflow_url": None,
         "airflow_port": cfg.ports.airflow,
         "ports": {c.name: c.port for c in _components(cfg)},
+        "executor": cfg.executor,
+        "airflow_db_url": cfg.airflow_db_url,
+        "broker_url": None,
+        "workers": cfg.celery_workers,
+        "secrets": None,
     }
 
 
@@ -130,11 +138,22 @@ def _ensure_running(component: Component, run_dir: Path) -> None:
 
 
 def up(cfg: StackConfig) -> dict[str, Any]:
-    """Start every stand-in not yet running, prepare databases, bucket and table."""
+    """Start every stand-in not yet running, prepare databases, bucket and table.
+
+    The Celery stack also gets its broker (redis_broker) and its connections and
+    variables stored as secrets in the AWS emulator's Secrets Manager
+    (devstack.secrets_backend), where its Airflow processes read them.
+    """
     current = read_state(cfg.home)
     if current is not None and current["stack"] != cfg.stack and any_running(cfg.home):
         raise ShopflowError(
             f"a {current['stack']} stack is up in {cfg.home}; run `shopflow devstack down` first"
+        )
+    executor = (current or {}).get("executor", "local")
+    if current is not None and executor != cfg.executor and airflow_running(cfg.home):
+        raise ShopflowError(
+            f"the local Airflow in {cfg.home} runs the {executor} executor; "
+            "run `shopflow devstack down` first"
         )
     for path in (cfg.run_dir, cfg.api_data_dir, cfg.mailbox):
         path.mkdir(parents=True, exist_ok=True)
@@ -146,13 +165,26 @@ def up(cfg: StackConfig) -> dict[str, Any]:
         info["airflow_url"] = current.get("airflow_url")
         info["airflow_port"] = current["ports"].get(AIRFLOW_UI, cfg.ports.airflow)
         info["ports"][AIRFLOW_UI] = info["airflow_port"]
+    if cfg.executor == "celery":
+        info["broker_url"], own_redis = redis_broker.ensure_broker(cfg)
+        if own_redis is not None:
+            info["ports"][redis_broker.NAME] = own_redis
     aws_emulator.ensure_bucket(info["aws_endpoint"], cfg.bucket)
     aws_emulator.ensure_products_table(info["dynamodb_endpoint"], cfg.products_table)
+    if cfg.executor == "celery":
+        info["secrets"] = _seed_secrets(info)
     state_path = cfg.home / STATE_FILE
     state_path.touch(mode=0o600, exist_ok=True)
     state_path.write_text(json.dumps(info, indent=2) + "\n")
     write_env_file(cfg.home / ENV_FILE, airflow_environment(info))
     return info
+
+
+def _seed_secrets(info: dict[str, Any]) -> list[str]:
+    """Store the stack's connections and variables in the emulator's Secrets Manager."""
+    from shopflow_local.devstack import secrets_backend
+
+    return sorted(secrets_backend.seed(info["aws_endpoint"], airflow_environment(info)))
 
 
 def record_component(home: Path, name: str, port: int, *, url_key: str, url: str) -> None:
@@ -165,12 +197,30 @@ def record_component(home: Path, name: str, port: int, *, url_key: str, url: str
     (home / STATE_FILE).write_text(json.dumps(info, indent=2) + "\n")
 
 
+def worker_processes(run_dir: Path) -> list[str]:
+    """Process names of the Celery workers that have a pid file in run_dir."""
+    return sorted(path.stem for path in run_dir.glob(f"{WORKER_PREFIX}*.pid"))
+
+
 def down(home: Path) -> list[str]:
-    """Stop every stand-in of the stack in home; returns the names that were running."""
+    """Stop every stand-in of the stack in home; returns the names that were running.
+
+    The scheduler first (it ends its running tasks), then the DAG processor, the
+    triggerer, the Celery workers with their task processes, the API server, the
+    stand-ins and last the stack's own Redis.
+    """
     run_dir = home / "run"
-    airflow = (*AIRFLOW_DAEMONS, AIRFLOW_UI)  # the scheduler ends its running tasks first
-    stopped = [name for name in (*airflow, *COMPONENTS) if stop_background(name, run_dir=run_dir)]
+    stopped = [name for name in AIRFLOW_DAEMONS if stop_background(name, run_dir=run_dir)]
+    stopped += [
+        name
+        for name in worker_processes(run_dir)
+        if stop_background(name, run_dir=run_dir, timeout=20.0, descendants=True)
+    ]
+    rest = (AIRFLOW_UI, *COMPONENTS)
+    stopped += [name for name in rest if stop_background(name, run_dir=run_dir)]
     stopped += aws_emulator.stop_all(run_dir)
+    if redis_broker.stop(run_dir):
+        stopped.append(redis_broker.NAME)
     return sorted(set(stopped))
 
 
@@ -187,6 +237,13 @@ def any_running(home: Path) -> bool:
     return any(read_pid(home / "run" / f"{name}.pid") for name in COMPONENTS)
 
 
+def airflow_running(home: Path) -> bool:
+    """True when a process of the local Airflow of home (workers included) is alive."""
+    run_dir = home / "run"
+    names = (AIRFLOW_UI, *AIRFLOW_DAEMONS, *worker_processes(run_dir))
+    return any(read_pid(run_dir / f"{name}.pid") for name in names)
+
+
 def status(home: Path) -> dict[str, Any]:
     """The stack description plus each component's health; ``up`` is False when any is down."""
     info = read_state(home)
@@ -200,6 +257,14 @@ def status(home: Path) -> dict[str, Any]:
         for name in AIRFLOW_DAEMONS:
             pid = read_pid(home / "run" / f"{name}.pid")
             health[name] = {"pid": pid, "port": None, "healthy": pid is not None}
+        for worker in info.get("workers", []):
+            pid = read_pid(home / "run" / f"{worker['process']}.pid")
+            worker.update(pid=pid, healthy=pid is not None)
+            health[worker["process"]] = {"pid": pid, "port": None, "healthy": pid is not None}
+    broker = info.get("broker_url")
+    if broker and redis_broker.NAME not in info["ports"]:  # the machine's Redis
+        port = urlsplit(broker).port
+        health["broker"] = {"pid": None, "port": port, "healthy": bool(port and port_open(port))}
     info["components"] = health
     info["up"] = all(c["healthy"] for c in health.values()) and databases.reachable(info)
     return info

@@ -7,6 +7,7 @@ when it is running.
 from __future__ import annotations
 
 import hashlib
+import secrets
 import sqlite3
 from collections.abc import Iterator
 from datetime import date
@@ -154,7 +155,8 @@ def test_regenerating_a_day_replaces_it(aws: str, tmp_path: Path) -> None:
 
 @pytest.fixture
 def mysql_databases(mysql_port: int) -> Iterator[list[str]]:
-    names = ["shop_test_gen_a", "shop_test_gen_b"]
+    suffix = secrets.token_hex(4)  # two test processes never share a database
+    names = [f"shop_test_gen_a_{suffix}", f"shop_test_gen_b_{suffix}"]
     yield [f"mysql://root@127.0.0.1:{mysql_port}/{name}" for name in names]
     conn = pymysql.connect(host="127.0.0.1", port=mysql_port, user="root")
     try:
