@@ -32,9 +32,9 @@ import pymysql
 import pytest
 import redis
 
+import warehouse_snapshot
 from shopflow.warehouse.factory import warehouse_from_url
 from shopflow.warehouse.sql import fixed_sql
-from shopflow.warehouse.tables import TABLES
 from shopflow_local.airflow_runtime.processes import process_names, start_airflow
 from shopflow_local.devstack import stack
 from shopflow_local.devstack.config import Ports, StackConfig
@@ -51,8 +51,6 @@ PORT_ENV = {
     "smtp": "SHOPFLOW_SMTP_PORT", "airflow": "SHOPFLOW_AIRFLOW_PORT",
     "own_redis": "SHOPFLOW_OWN_REDIS_PORT",
 }  # fmt: skip
-VOLATILE = ("run_id", "started_at", "finished_at")
-AUDIT = "business_date, source, rows_in, rows_loaded, rows_duplicate, rows_quarantined"
 
 
 def _in_ci() -> bool:
@@ -179,23 +177,8 @@ def celery_stack(
 
 
 def snapshot(url: str) -> dict[str, Any]:
-    """Checksums of every warehouse table without run-specific columns; load_audit as sets.
-
-    As in tests/shopflow/test_invariant_pipeline.py: ``load_audit`` is the set of
-    (business_date, source, counts) for every source but sales, and the set of
-    business dates for sales (the first run into an empty ``dim_customer``
-    extracts every customer, a later run of the same day only that day's).
-    """
-    wh = warehouse_from_url(url)
-    out: dict[str, Any] = {
-        name: wh.checksum(name, exclude=[c for c in VOLATILE if c in spec.column_names])
-        for name, spec in TABLES.items()
-        if name != "load_audit"
-    }
-    audit = wh.query_arrow(f"select {AUDIT} from analytics.load_audit").to_pylist()
-    out["load_audit"] = sorted({tuple(r.values()) for r in audit if r["source"] != "sales"})
-    out["load_audit_sales"] = sorted({r["business_date"] for r in audit if r["source"] == "sales"})
-    return out
+    """The warehouse at url as two equal runs must leave it (tests/warehouse_snapshot.py)."""
+    return warehouse_snapshot.snapshot(warehouse_from_url(url))
 
 
 def airflow_processes(home: Path, info: dict[str, Any]) -> dict[str, list[int]]:

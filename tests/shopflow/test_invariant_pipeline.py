@@ -33,13 +33,12 @@ from shopflow.warehouse.tables import TABLES
 from shopflow_local.devstack import aws_emulator
 from shopflow_local.devstack.connections import airflow_environment
 from shopflow_local.in_process import QualityCheckFailed, run_day_in_process
+from warehouse_snapshot import snapshot
 
 pytestmark = pytest.mark.integration
 
 D1, D2, D3 = date(2025, 1, 1), date(2025, 1, 2), date(2025, 1, 3)
 SCALE, SEED = 0.005, 7
-VOLATILE = ("run_id", "started_at", "finished_at")
-AUDIT = "business_date, source, rows_in, rows_loaded, rows_duplicate, rows_quarantined"
 
 MakeUrl = Callable[[str], str]
 
@@ -87,19 +86,6 @@ def run_days(info: dict[str, Any], url: str, staging: Path, days: list[date]) ->
     for n, day in enumerate(days):
         run_day_in_process(day, run_id=f"{staging.name}-{n}-{day}", env=env)
     return warehouse_from_url(url)
-
-
-def snapshot(wh: Warehouse) -> dict[str, Any]:
-    """Checksums of every table without run-specific columns; load_audit as sets (see top)."""
-    out: dict[str, Any] = {
-        name: wh.checksum(name, exclude=[c for c in VOLATILE if c in spec.column_names])
-        for name, spec in TABLES.items()
-        if name != "load_audit"
-    }
-    audit = wh.query_arrow(f"select {AUDIT} from analytics.load_audit").to_pylist()
-    out["load_audit"] = sorted({tuple(r.values()) for r in audit if r["source"] != "sales"})
-    out["load_audit_sales"] = sorted({r["business_date"] for r in audit if r["source"] == "sales"})
-    return out
 
 
 def test_day_order_and_repeats_leave_the_same_warehouse(
