@@ -140,12 +140,11 @@ class _PostgresSession:
                 return cur.rowcount
             rows = 0
             with cur.copy(step.sql) as copy:
-                for batch in data.batches():
-                    for part in _slices(batch, COPY_BATCH_ROWS):
-                        buf = io.BytesIO()
-                        pa_csv.write_csv(part, buf, _CSV)
-                        copy.write(buf.getbuffer())
-                        rows += part.num_rows
+                for batch in data.batches():  # at most deltas.BATCH_ROWS rows each
+                    buf = io.BytesIO()
+                    pa_csv.write_csv(batch, buf, _CSV)
+                    copy.write(buf.getbuffer())
+                    rows += batch.num_rows
             return rows
 
     def rollback(self) -> None:
@@ -169,12 +168,6 @@ class _PostgresSession:
         with self.conn.cursor() as cur:
             cur.execute(*to_format(sql, params))
             return cur.fetchone()
-
-
-def _slices(batch: pa.RecordBatch, rows: int) -> Iterator[pa.RecordBatch]:
-    """batch cut into zero-copy slices of at most rows rows."""
-    for start in range(0, batch.num_rows, rows):
-        yield batch.slice(start, rows)
 
 
 def _arrow_type(column: Any) -> pa.DataType | None:

@@ -35,10 +35,9 @@ from shopflow_local.home import shopflow_home
 DAGS_FOLDER_ENV = "SHOPFLOW_DAGS_FOLDER"
 # Masked in task logs on top of Airflow's defaults (password, secret, token, ...).
 SENSITIVE_NAMES = ("hash_key",)
-_SECRET_PREFIXES = ("AIRFLOW_CONN_", "AIRFLOW_VAR_")
-_SECRET_WORDS = ("PASSWORD", "SECRET", "TOKEN", "KEY", "CONN")
-SECRET_ENV_PREFIXES = _SECRET_PREFIXES
+SECRET_ENV_PREFIXES = ("AIRFLOW_CONN_", "AIRFLOW_VAR_")
 """Names of the environment variables that carry connections and variables."""
+_SECRET_WORDS = ("PASSWORD", "SECRET", "TOKEN", "KEY", "CONN")
 _REVISION = "select version_num from alembic_version"
 
 
@@ -112,7 +111,7 @@ def redacted(env: Mapping[str, str]) -> dict[str, str]:
 
     def hidden(name: str) -> bool:
         upper = name.upper()
-        return upper.startswith(_SECRET_PREFIXES) or any(w in upper for w in _SECRET_WORDS)
+        return upper.startswith(SECRET_ENV_PREFIXES) or any(w in upper for w in _SECRET_WORDS)
 
     return {name: "***" if hidden(name) else value for name, value in env.items()}
 

@@ -17,6 +17,8 @@ EXECUTORS = ("local", "celery")
 CELERY_WORKERS = 2
 WORKER_CONCURRENCY = 2
 """Task slots per Celery worker (two workers of two on a 2-core machine)."""
+WORKER_PREFIX = "airflow-worker-"
+"""Process names of the Celery stack's workers (``airflow-worker-1``, ...)."""
 DEFAULT_QUEUE = "default"
 """Airflow's ``[operators] default_queue``: every task not routed elsewhere."""
 
@@ -149,7 +151,7 @@ class StackConfig:
         return [
             {
                 "name": f"worker-{n}",
-                "process": f"airflow-worker-{n}",
+                "process": f"{WORKER_PREFIX}{n}",
                 "hostname": f"worker-{n}@{host}",
                 "queues": [DEFAULT_QUEUE, QUEUE_HEAVY],
                 "concurrency": WORKER_CONCURRENCY,

@@ -17,7 +17,7 @@ from urllib.parse import urlsplit
 
 from shopflow.errors import ShopflowError
 from shopflow_local.devstack import aws_emulator, databases, redis_broker
-from shopflow_local.devstack.config import StackConfig
+from shopflow_local.devstack.config import WORKER_PREFIX, StackConfig
 from shopflow_local.devstack.connections import airflow_environment, write_env_file
 from shopflow_local.devstack.process import (
     port_open,
@@ -34,8 +34,6 @@ COMPONENTS = ("api", "s3", "dynamodb", "smtp")
 AIRFLOW_UI = "airflow"
 AIRFLOW_DAEMONS = ("airflow-scheduler", "airflow-dag-processor", "airflow-triggerer")
 """The local Airflow (airflow_runtime.processes): its API server, then its portless daemons."""
-WORKER_PREFIX = "airflow-worker-"
-"""Process names of the Celery stack's workers (``airflow-worker-1``, ...)."""
 
 
 @dataclass(frozen=True)
