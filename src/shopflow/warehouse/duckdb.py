@@ -1,5 +1,7 @@
 """DuckDB: a single file, a single writer.
 
+Keys: the tables declare no primary key (``ddl.ENFORCED_KEYS``); each delta's keys
+are checked unique before the merges, which keep them unique in the tables.
 Bulk load: a delta's Parquet files are scanned in place (``read_parquet``) when
 they hold exactly the table's schema; otherwise its Arrow table, or its stream of
 conformed batches, is registered as a view; either is copied into a temp table.
@@ -156,6 +158,8 @@ class DuckDBWarehouse(Warehouse):
                     data=spec.name,
                 )
             )
+            if spec.key:
+                steps.append(_unique_keys_step(spec))
         return steps
 
     def _lock_steps(self) -> list[Step]:
@@ -163,6 +167,19 @@ class DuckDBWarehouse(Warehouse):
 
     def _hash_sum(self, row_text: str) -> str:
         return f"coalesce(sum(md5_number_lower({row_text})), 0)"
+
+
+def _unique_keys_step(spec: TableSpec) -> Step:
+    """Fail the load when a delta repeats a key: the tables declare no primary key here
+    (ddl.ENFORCED_KEYS), and a grouping spills where a key index would not."""
+    keys = column_list(list(spec.key))
+    message = f"{delta_name(spec.name)} holds a key ({', '.join(spec.key)}) more than once"
+    return Step(
+        Phase.STAGE,
+        f"checking the keys of {delta_name(spec.name)} are unique",
+        f"select error('{message}') from {delta(spec)}\n"
+        f"group by {keys} having count(*) > 1 limit 1",
+    )
 
 
 class _DuckDBSession:

@@ -410,6 +410,22 @@ def failing_derive_rolls_back_everything(make: Make) -> None:
     assert checksums(wh) != before
 
 
+def a_repeated_delta_key_rolls_back(make: Make) -> None:
+    """A delta holding a key twice fails the load in every dialect (a primary key, or
+    DuckDB's key check), and nothing of the load stays."""
+    wh = make()
+    day_one().load(wh)
+    before = checksums(wh)
+    twice = day_two()
+    clicks = [click("e4", D2), click("e5", D2), click("e4", D2, "purchase")]
+    twice.deltas["fct_click_event"] = table("fct_click_event", clicks)
+    with pytest.raises(WarehouseError, match="fct_click_event"):
+        twice.load(wh)
+    assert checksums(wh) == before
+    day_two().load(wh)  # usable afterwards
+    assert checksums(wh) != before
+
+
 def derive_sees_staged_deltas(make: Make) -> None:
     wh = make()
     day_one().load(wh)
@@ -488,6 +504,7 @@ SCENARIOS: list[Callable[[Make], None]] = [
     audit_upserted_per_run_and_source,
     failing_derive_rolls_back_everything,
     derive_sees_staged_deltas,
+    a_repeated_delta_key_rolls_back,
     checksum_ignores_order_sees_content,
     decimals_are_exact,
     report_counts_and_phases,
