@@ -12,9 +12,11 @@ malformed lines and duplicates are then drawn from D's own streams.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from functools import lru_cache
+from itertools import groupby
+from operator import itemgetter
 from pathlib import Path
 
 import duckdb
@@ -33,7 +35,12 @@ from shopflow_local.devstack.generator.ids import (
     uuid_strings,
 )
 from shopflow_local.devstack.generator.interactions import campaigns
-from shopflow_local.devstack.generator.orders import HOUR_WEIGHTS, day_start_us, placed
+from shopflow_local.devstack.generator.orders import (
+    HOUR_WEIGHTS,
+    PlacedOrders,
+    day_start_us,
+    placed,
+)
 from shopflow_local.devstack.generator.streams import Salt, Stream, choice, hash_u64, hash_unit, rng
 
 Arrays = dict[str, np.ndarray]
@@ -89,7 +96,11 @@ def browse_event_mean(cfg: GeneratorConfig) -> float:
 
 @lru_cache(maxsize=30)
 def browse_part(day: int, hour: int, cfg: GeneratorConfig) -> Part:
-    """The browse sessions that start in hour ``hour`` of day index ``day``."""
+    """The browse sessions that start in hour ``hour`` of day index ``day`` (cached)."""
+    return _browse_part(day, hour, cfg)
+
+
+def _browse_part(day: int, hour: int, cfg: GeneratorConfig) -> Part:
     gen = rng(cfg.seed, day, Stream.BROWSE_SESSIONS, hour)
     share = HOUR_WEIGHTS[hour] / HOUR_WEIGHTS.sum()
     n_s = int(gen.poisson(browse_session_rate(cfg) * share))
@@ -108,8 +119,11 @@ def browse_part(day: int, hour: int, cfg: GeneratorConfig) -> Part:
 
 @lru_cache(maxsize=4)
 def purchase_part(day: int, cfg: GeneratorConfig) -> Part:
-    """The sessions behind day ``day``'s tracked orders, each ending at its order_ts."""
-    orders = placed(day, cfg)
+    """The sessions behind day ``day``'s tracked orders, each ending at its order_ts (cached)."""
+    return _purchase_part(day, cfg, placed(day, cfg))
+
+
+def _purchase_part(day: int, cfg: GeneratorConfig, orders: PlacedOrders) -> Part:
     tracked = hash_unit(cfg.seed, Salt.PURCHASE_TRACKED, orders.order_id) < TRACKED_ORDER_SHARE
     rows = np.flatnonzero(tracked & (creation_day_of(orders.customer_id) < 0))
     gen = rng(cfg.seed, day, Stream.PURCHASE_SESSIONS)
@@ -254,37 +268,58 @@ def _campaign_codes(gen: np.random.Generator, day: int, source: np.ndarray) -> n
     return np.where(source < 0, -1, np.where(source == newsletter, -1 - email, paid))
 
 
-def parts_touching(day: int, cfg: GeneratorConfig) -> list[Part]:
+def parts_touching(day: int, cfg: GeneratorConfig, *, cached: bool = True) -> Iterator[Part]:
     """Every stream that can have events filed under day D (D-1's first, so that the
-    cache still holds D's evening when D+1 comes next)."""
-    earlier = []
+    cache still holds D's evening when D+1 comes next), one at a time; ``cached=False``
+    computes them (and the orders behind purchase sessions) without the caches."""
+    browse: Callable[[int, int, GeneratorConfig], Part] = browse_part
+    purchase: Callable[[int, GeneratorConfig], Part] = purchase_part
+    if not cached:
+        browse = _browse_part
+
+        def purchase(d: int, c: GeneratorConfig) -> Part:
+            return _purchase_part(d, c, placed.__wrapped__(d, c))
+
     if day > 0:
-        earlier = [browse_part(day - 1, h, cfg) for h in range(EARLY_HOURS, 24)]
-        earlier.append(purchase_part(day - 1, cfg))
-    today = [browse_part(day, h, cfg) for h in range(24)]
-    return [*earlier, *today, purchase_part(day, cfg), purchase_part(day + 1, cfg)]
+        for hour in range(EARLY_HOURS, 24):
+            yield browse(day - 1, hour, cfg)
+        yield purchase(day - 1, cfg)
+    for hour in range(24):
+        yield browse(day, hour, cfg)
+    yield purchase(day, cfg)
+    yield purchase(day + 1, cfg)
 
 
-def events_under_day(day: int, cfg: GeneratorConfig) -> Part:
-    """The events filed under dt=D, sorted by (file hour, ts), with the sessions they use."""
+NARROW = {"session": np.int32, "product": np.int32, "page_arg": np.int32, "ref_arg": np.int32}
+"""Event columns kept narrower than the streams draw them (the values fit; they are
+widened again wherever they are used), so the day's events take less memory."""
+
+
+def events_under_day(day: int, cfg: GeneratorConfig, *, cached: bool = True) -> Part:
+    """The events filed under dt=D, sorted by (file hour, ts), with the sessions they use;
+    ``file_hour`` (0-23) replaces ``file_us``. Streams are filtered one at a time."""
     start = day_start_us(day)
     events: list[Arrays] = []
     sessions: list[Arrays] = []
     offset = 0
-    for part in parts_touching(day, cfg):
+    for part in parts_touching(day, cfg, cached=cached):
         file_us = part.events["file_us"]
         keep = np.flatnonzero((file_us >= start) & (file_us < start + 24 * US_PER_HOUR))
-        kept = {key: value[keep] for key, value in part.events.items()}
-        kept["session"] = kept["session"] + offset
+        kept = {
+            key: value[keep].astype(NARROW.get(key, value.dtype), copy=False)
+            for key, value in part.events.items()
+            if key != "file_us"
+        }
+        kept["session"] += offset
+        kept["file_hour"] = ((file_us[keep] - start) // US_PER_HOUR).astype(np.int8)
         events.append(kept)
         sessions.append(part.sessions)
         offset += len(part.sessions["session_hi"])
+        del part, file_us, keep, kept
     earliest = start - MAX_SESSION_US - (MAX_LATE_HOURS + 1) * US_PER_HOUR
-    file_us = np.concatenate([e["file_us"] for e in events])
-    sort_key = (file_us - start) // US_PER_HOUR << 40 | (
+    sort_key = np.concatenate([e["file_hour"] for e in events]).astype(np.int64) << 40 | (
         np.concatenate([e["ts"] for e in events]) - earliest
     )
-    del file_us
     order = np.argsort(sort_key, kind="stable")
     del sort_key
     # one column at a time: the day's events are never held twice
@@ -318,16 +353,16 @@ class DayEvents:
         return np.searchsorted(self.file_hour, np.arange(25), side="left")
 
 
-def day_events(day: int, cfg: GeneratorConfig) -> DayEvents:
+def day_events(day: int, cfg: GeneratorConfig, *, cached: bool = True) -> DayEvents:
     """``events_under_day`` with the ids and dirt of every event drawn."""
-    part = events_under_day(day, cfg)
+    part = events_under_day(day, cfg, cached=cached)
     n = len(part.events["ts"])
     e_hi, e_lo = (
         rng(cfg.seed, day, Stream.EVENT_IDS)
         .integers(0, 2**63, (2, n), dtype=np.int64)
         .view(np.uint64)
     )
-    file_hour = ((part.events["file_us"] - day_start_us(day)) // US_PER_HOUR).astype(np.int8)
+    file_hour = part.events["file_hour"]
     gen = rng(cfg.seed, day, Stream.CLICK_DIRT)
     extra = np.where(gen.random(n) < EXTRA_FIELD_RATE, gen.integers(0, len(EXTRA_FIELDS), n), -1)
     malformed = np.where(
@@ -491,31 +526,44 @@ def collector_lines(events: pa.Table) -> pa.Table:
     )
 
 
+SLICE_EVENTS = 100_000
+"""Events whose strings are built at a time (about 40 MB of JSON lines)."""
+
+
+def hour_slices(
+    day: int, cfg: GeneratorConfig, *, keep_streams: bool = True
+) -> Iterator[tuple[int, pa.ChunkedArray]]:
+    """(hour, lines) pieces of the hour files in file order (an hour's pieces come one
+    after the other): the lines of ``collector_lines`` with the strings of at most
+    SLICE_EVENTS events in memory at a time, besides the duplicate copies still to come.
+
+    ``keep_streams=False`` computes the session streams without the caches (the next day
+    recomputes the evening it shares: slower, but less memory).
+    """
+    events = day_events(day, cfg, cached=keep_streams)
+    bounds = events.hour_bounds().tolist()
+    later: dict[int, list[pa.Array]] = {}
+    for hour in range(24):
+        for low in range(bounds[hour], bounds[hour + 1], SLICE_EVENTS):
+            rows = slice(low, min(low + SLICE_EVENTS, bounds[hour + 1]))
+            lines = event_lines(event_table(events, day, cfg, rows))
+            copy_hours, copied = _copies(lines, events.copy_hour[rows])
+            for copy_hour in np.unique(copy_hours).tolist():
+                picked = copied.filter(pa.array(copy_hours == copy_hour))
+                later.setdefault(copy_hour, []).extend(picked.chunks)
+            yield hour, lines
+        copies = later.pop(hour, [])
+        if copies:
+            yield hour, pa.chunked_array(copies, pa.string())
+
+
 def hour_lines(
     day: int, cfg: GeneratorConfig, *, keep_streams: bool = True
 ) -> Iterator[tuple[int, pa.ChunkedArray]]:
     """(hour, lines of its file) for every hour with lines, in hour order: the same lines
-    as ``collector_lines``, with the strings of one hour in memory at a time.
-
-    ``keep_streams=False`` forgets the cached session streams once the day's events are
-    drawn (the next day recomputes the evening it shares: slower, but less memory).
-    """
-    events = day_events(day, cfg)
-    if not keep_streams:
-        browse_part.cache_clear()
-        purchase_part.cache_clear()
-    bounds = events.hour_bounds()
-    later: dict[int, list[pa.Array]] = {}
-    for hour in range(24):
-        rows = slice(int(bounds[hour]), int(bounds[hour + 1]))
-        lines = event_lines(event_table(events, day, cfg, rows))
-        copy_hours, copied = _copies(lines, events.copy_hour[rows])
-        for copy_hour in np.unique(copy_hours).tolist():
-            picked = copied.filter(pa.array(copy_hours == copy_hour))
-            later.setdefault(copy_hour, []).extend(picked.chunks)
-        body = pa.chunked_array(lines.chunks + later.pop(hour, []), pa.string())
-        if len(body):
-            yield hour, body
+    as ``collector_lines``, with the strings of one hour in memory at a time."""
+    for hour, pieces in groupby(hour_slices(day, cfg, keep_streams=keep_streams), itemgetter(0)):
+        yield hour, pa.chunked_array([c for _, lines in pieces for c in lines.chunks], pa.string())
 
 
 def clickstream_of_day(day: int, cfg: GeneratorConfig) -> tuple[pa.Table, pa.Table]:

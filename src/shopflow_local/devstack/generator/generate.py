@@ -24,15 +24,23 @@ from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date, timedelta
+from typing import cast
 
 import pyarrow as pa
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from shopflow.errors import ShopflowError
 from shopflow_local.devstack.aws_emulator import ensure_bucket
-from shopflow_local.devstack.generator import clickstream, orders
+from shopflow_local.devstack.generator import (
+    catalog,
+    clickstream,
+    customers,
+    fx,
+    interactions,
+    orders,
+)
 from shopflow_local.devstack.generator.config import GeneratorConfig, day_index
-from shopflow_local.devstack.generator.day import DayData, generate_day
+from shopflow_local.devstack.generator.day import DayData
 from shopflow_local.devstack.generator.targets import Targets
 from shopflow_local.devstack.generator.writers.catalog_dynamodb import (
     prepare_catalog,
@@ -40,15 +48,15 @@ from shopflow_local.devstack.generator.writers.catalog_dynamodb import (
 )
 from shopflow_local.devstack.generator.writers.clickstream_s3 import (
     hour_files,
-    object_key,
     write_hour_files,
+    write_hour_pieces,
 )
 from shopflow_local.devstack.generator.writers.interactions_files import write_interactions
 from shopflow_local.devstack.generator.writers.sales_db import prepare_sales, write_sales
 
 LARGE_SCALE = 2.0
-"""From this scale on, the per-day caches of orders and sessions are dropped after each
-day: they save recomputing a few neighbouring days but would hold gigabytes."""
+"""From this scale on, orders and sessions are computed without their per-day caches:
+those save recomputing a few neighbouring days but would hold gigabytes."""
 COLUMNS = ("customers", "orders", "order_items", "fx_rates", "products", "interactions",
            "click_lines", "click_objects")  # fmt: skip
 
@@ -117,8 +125,8 @@ def write_day(
     click_hours: Iterable[tuple[int, pa.ChunkedArray]] | None = None,
 ) -> DaySummary:
     """Write one generated day to the four sources, concurrently; the clickstream from
-    click_hours ((hour, lines) as ``clickstream.hour_lines`` makes them, generated as they
-    are written) or, without it, from ``data.click_lines``."""
+    click_hours ((hour, lines) pieces as ``clickstream.hour_slices`` makes them, generated
+    as they are written) or, without it, from ``data.click_lines``."""
     seconds = {f"generate_{k}": v for k, v in data.seconds.items()}
 
     def timed(name: str, step: Callable[[], dict[str, int]]) -> dict[str, int]:
@@ -146,12 +154,11 @@ def write_day(
 
     def clicks() -> dict[str, int]:
         endpoint, bucket = targets.aws_s3_endpoint, targets.bucket
-        files: Iterable[tuple[str, pa.ChunkedArray]] = (
-            hour_files(data.day, data.click_lines).items()
-            if click_hours is None
-            else ((object_key(data.day, hour), lines) for hour, lines in click_hours)
-        )
-        written = write_hour_files(endpoint, bucket, data.day, files)
+        if click_hours is None:
+            files = hour_files(data.day, data.click_lines).items()
+            written = write_hour_files(endpoint, bucket, data.day, files)
+        else:
+            written = write_hour_pieces(endpoint, bucket, data.day, click_hours)
         return {f"click_{k}": v for k, v in written.items()}
 
     steps = {"sales": sales, "interactions": marketing, "catalog": catalog, "clickstream": clicks}
@@ -163,6 +170,67 @@ def write_day(
             rows.update(future.result())
     seconds["write_all"] = time.perf_counter() - began
     return DaySummary(data.day, rows, seconds)
+
+
+def stream_day(
+    day: date, cfg: GeneratorConfig, targets: Targets, *, cached: bool = True
+) -> DaySummary:
+    """``write_day(generate_day(day, cfg))`` one source at a time: each source goes to its
+    writer (in the background) as soon as it is made and is dropped once written, and the
+    clickstream is made piece by piece as it is written, so little of the day is held at
+    once. ``cached=False`` also keeps the orders and session streams out of their caches."""
+    index = day_index(day)
+    seconds: dict[str, float] = {}
+    rows: dict[str, int] = {}
+    began = time.perf_counter()
+
+    def timed(name: str, step: Callable[..., object], *args: object) -> object:
+        start = time.perf_counter()
+        result = step(*args)
+        seconds[f"write_{name}"] = time.perf_counter() - start
+        return result
+
+    def made(name: str, start: float) -> None:
+        seconds[f"generate_{name}"] = time.perf_counter() - start
+
+    with ThreadPoolExecutor(3) as pool:
+        start = time.perf_counter()
+        sales = orders.orders_of_day(index, cfg, cached=cached)
+        tables = {
+            "customers": customers.customers_of_day(index, cfg, sales.earlier_signups),
+            "orders": sales.orders,
+            "order_items": sales.items,
+            "fx_rates": fx.fx_rows_with_history(index, cfg),
+        }
+        del sales
+        made("sales", start)
+        wrote_sales = pool.submit(timed, "sales", write_sales, targets.sales_url, day, tables)
+        del tables
+        start = time.perf_counter()
+        products = catalog.changed_products(index, cfg)
+        made("catalog", start)
+        rows["products"] = products.num_rows
+        endpoint, table = targets.aws_dynamodb_endpoint, targets.products_table
+        wrote_catalog = pool.submit(timed, "catalog", write_changes, endpoint, table, products)
+        del products
+        start = time.perf_counter()
+        marketing = interactions.interactions_of_day(index, cfg)
+        made("interactions", start)
+        rows["interactions"] = marketing.num_rows
+        wrote_marketing = pool.submit(
+            timed, "interactions", write_interactions, targets.api_data_dir, day, marketing
+        )
+        del marketing
+        pieces = clickstream.hour_slices(index, cfg, keep_streams=cached)
+        endpoint, bucket = targets.aws_s3_endpoint, targets.bucket
+        clicks = timed("clickstream", write_hour_pieces, endpoint, bucket, day, pieces)
+        rows.update({f"click_{k}": v for k, v in cast(dict[str, int], clicks).items()})
+        wrote_marketing.result()
+        wrote_catalog.result()
+        rows.update(cast(dict[str, int], wrote_sales.result()))
+    made_seconds = sum(v for k, v in seconds.items() if k.startswith("generate_"))
+    seconds["write_all"] = time.perf_counter() - began - made_seconds
+    return DaySummary(day, rows, seconds)
 
 
 def generate(
@@ -191,13 +259,7 @@ def generate(
         for offset in range(days):
             day = start + timedelta(days=offset)
             bar.update(task, description=f"generating {day}")
-            data = generate_day(day, cfg, with_clickstream=False)
-            small = cfg.scale < LARGE_SCALE
-            if not small:
-                orders.placed.cache_clear()
-            bar.update(task, description=f"writing {day}")
-            hours = clickstream.hour_lines(day_index(day), cfg, keep_streams=small)
-            summaries.append(write_day(data, targets, hours))
+            summaries.append(stream_day(day, cfg, targets, cached=cfg.scale < LARGE_SCALE))
             bar.advance(task)
         bar.update(task, description="done")
     return GenerateSummary(cfg, tuple(summaries), time.perf_counter() - began)

@@ -272,16 +272,17 @@ class OrdersOfDay:
     earlier_signups: np.ndarray
 
 
-def orders_of_day(day: int, cfg: GeneratorConfig) -> OrdersOfDay:
+def orders_of_day(day: int, cfg: GeneratorConfig, *, cached: bool = True) -> OrdersOfDay:
     """Day D's new orders, the orders of D-7..D-1 whose status changed on D (their state
-    at the end of D), and the lines of all of them."""
+    at the end of D), and the lines of all of them; ``cached=False`` computes each placing
+    day without the cache and holds one of them at a time."""
     end = day_start_us(day + 1)
     start = day_start_us(day)
     order_parts, item_parts, signups = [], [], []
     for back in range(0, LIFETIME_DAYS + 1):
         if day - back < 0:
             break
-        orders = placed(day - back, cfg)
+        orders = placed(day - back, cfg) if cached else placed.__wrapped__(day - back, cfg)
         if back == 0:
             rows = np.arange(len(orders.order_id))
         else:
@@ -291,6 +292,7 @@ def orders_of_day(day: int, cfg: GeneratorConfig) -> OrdersOfDay:
             signups.append(ids[creation_day_of(ids) >= 0])
         order_parts.append(order_rows(orders, rows, end))
         item_parts.append(item_rows(orders, rows, cfg))
+        del orders
     return OrdersOfDay(
         orders=pa.concat_tables(order_parts).sort_by("order_id"),
         items=pa.concat_tables(item_parts).sort_by(
