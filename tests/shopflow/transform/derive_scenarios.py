@@ -7,10 +7,12 @@ test_derive.py runs every scenario on every dialect.
 from __future__ import annotations
 
 import itertools
+import random
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
@@ -135,6 +137,21 @@ def daily(wh: Warehouse) -> dict[tuple[date, int], dict[str, Any]]:
     return {(r["activity_date"], r["customer_id"]): r for r in rows(wh, "customer_daily")}
 
 
+REFERENCE = (Path(__file__).parent / "customer_daily_reference.sql").read_text(encoding="utf-8")
+
+
+def whole_rebuild(wh: Warehouse) -> list[dict[str, Any]]:
+    """customer_daily as a rebuild of every date would give it, in the order of ``rows``."""
+    cols = ", ".join(TABLES["customer_daily"].column_names)
+    sql = f"select {cols} from ({REFERENCE}) as whole order by {cols}"
+    return wh.query_arrow(sql).to_pylist()
+
+
+def assert_as_whole_rebuild(wh: Warehouse) -> None:
+    """Rule 8: the keyed rebuild left exactly the rows a rebuild of every date gives."""
+    assert rows(wh, "customer_daily") == whole_rebuild(wh)
+
+
 def sessions(wh: Warehouse) -> dict[str, dict[str, Any]]:
     return {r["session_id"]: r for r in rows(wh, "fct_session")}
 
@@ -225,6 +242,125 @@ def late_event_moves_session(make: Make) -> None:
     cd = daily(wh)
     assert (D[2], 4) not in cd  # no session dated D2 any more, nothing else that day
     assert (cd[(D[1], 4)]["sessions"], cd[(D[1], 4)]["page_views"]) == (1, 1)
+
+
+def late_event_moves_session_customer(make: Make) -> None:
+    """A late event gives a session another customer: the old customer's row of the
+    session's date (no own event of it there) goes, the new customer's comes; the old
+    customer keeps only its own event on the next date (rule 8, before and after)."""
+    d2 = Day(
+        D[2],
+        customers=[customer(4, "four@x.io", at(2, 1)), customer(5, "five@x.io", at(2, 1))],
+        orders=[order(1, 4, at(2, 8))],
+        items=[item(1, 1, 1, "3.00")],
+        events=[
+            event("e1", "s1", at(1, 23, 50)),  # late, under D2: the session starts on D1
+            event("e2", "s1", at(2, 0, 10), "add_to_cart", cid=4),
+            event("e3", "s1", at(2, 0, 20), "product_view"),
+        ],
+    )
+    wh = fresh(make, d2)
+    cd = daily(wh)
+    assert (cd[(D[1], 4)]["sessions"], cd[(D[1], 4)]["page_views"]) == (1, 1)
+    assert (cd[(D[2], 4)]["add_to_carts"], cd[(D[2], 4)]["product_views"]) == (1, 1)
+    late = Day(D[3], events=[event("e0", "s1", at(1, 23, 40), "product_view", cid=5)])
+    late.load(wh)
+    assert (sessions(wh)["s1"]["customer_id"], sessions(wh)["s1"]["session_date"]) == (5, D[1])
+    cd = daily(wh)
+    assert (D[1], 4) not in cd  # its session went to 5; it has no own event on D1
+    five, four = cd[(D[1], 5)], cd[(D[2], 4)]
+    assert (five["sessions"], five["page_views"], five["product_views"]) == (1, 1, 1)
+    assert (four["add_to_carts"], four["product_views"], four["orders"]) == (1, 0, 1)
+    assert (D[2], 5) not in cd  # e3 counts for 5 now, but events alone make no row
+    assert_as_whole_rebuild(wh)
+    assert snapshot(fresh(make, late, d2)) == snapshot(wh)
+
+
+def re_resolution_moves_attribution(make: Make) -> None:
+    """A customer with a smaller id and the same email takes over an interaction: the old
+    customer's rows of the touch date and of the attributed order's date are rebuilt."""
+    days = [
+        Day(
+            D[1],
+            customers=[customer(5, "twin@x.io", at(1, 1))],
+            interactions=[touch("t1", "twin@x.io", "email_click", at(1, 9), "k1")],
+        ),
+        Day(
+            D[2],
+            orders=[order(1, 5, at(2, 10)), order(2, 3, at(2, 11))],
+            items=[item(1, 1, 1, "1.00"), item(2, 1, 1, "2.00")],
+        ),
+    ]
+    wh = fresh(make, *days)
+    assert daily(wh)[(D[2], 5)]["attributed_campaign_id"] == "k1"
+    assert daily(wh)[(D[2], 3)]["attributed_campaign_id"] is None
+    days.append(Day(D[4], customers=[customer(3, "Twin@x.io", at(4, 1))]))
+    days[-1].load(wh)
+    cd = daily(wh)
+    assert (D[1], 5) not in cd and cd[(D[1], 3)]["email_clicks"] == 1
+    assert cd[(D[2], 5)]["attributed_campaign_id"] is None
+    assert cd[(D[2], 3)]["attributed_campaign_id"] == "k1"
+    assert_as_whole_rebuild(wh)
+    assert snapshot(fresh(make, days[2], days[1], days[0])) == snapshot(wh)
+
+
+def random_days(seed: int, count: int = 6) -> list[Day]:
+    """Days of a few customers (shared and unknown emails) whose rows reach across days:
+    late events, sessions over midnight, status updates of older orders, touches."""
+    rng = random.Random(seed)
+    emails = ["a@x.io", "b@x.io", "c@x.io", "d@x.io", "lead@x.io"]
+    arrival = {cid: rng.randint(1, count) for cid in range(1, 8)}
+    email = {cid: emails[(cid - 1) % 4] for cid in arrival}  # 1/5, 2/6, 3/7 share
+    placed: list[tuple[int, int, datetime, int]] = []  # order, customer, ts, quantity
+    statuses = ("paid", "shipped", "cancelled", "refunded")
+    serial = itertools.count(1)
+    kinds = ("page_view", "product_view", "add_to_cart", "purchase")
+    touches = ("email_open", "email_click", "sms_click", "push_open")
+    days = []
+    for n in range(1, count + 1):
+        day = Day(D[n], products=[product("p1", "2.00", at(1, 0))])
+        day.customers = [customer(c, email[c], at(n, 1)) for c, a in arrival.items() if a == n]
+
+        def when(n: int = n) -> datetime:
+            # up to 3 hours before the day (a late event) and to its last minute
+            return at(n, 0) + timedelta(minutes=rng.randint(-180, 24 * 60 - 1))
+
+        for order_id, cid, ts, qty in rng.sample(placed, min(len(placed), 2)):
+            day.orders.append(order(order_id, cid, ts, rng.choice(statuses), at(n, 23)))
+            day.items.append(item(order_id, 1, qty, "4.00"))
+        for _ in range(rng.randint(1, 3)):
+            order_id, cid, ts = next(serial), rng.randint(1, 7), at(n, rng.randint(0, 22))
+            placed.append((order_id, cid, ts, rng.randint(1, 3)))
+            day.orders.append(order(order_id, cid, ts))
+            day.items.append(item(order_id, 1, placed[-1][3], "4.00"))
+        for _ in range(rng.randint(1, 4)):
+            kind, campaign = rng.choice(touches), f"k{rng.randint(1, 3)}"
+            iid, address = f"i{next(serial)}", rng.choice(emails)
+            day.interactions.append(touch(iid, address, kind, when(), campaign))
+        for _ in range(rng.randint(2, 8)):
+            who = rng.choice([None, None, None, rng.randint(1, 7)])
+            session = f"s{rng.randint(1, 6)}"
+            day.events.append(event(f"e{next(serial)}", session, when(), rng.choice(kinds), who))
+        days.append(day)
+    return days
+
+
+def random_days_as_whole_rebuild(make: Make) -> None:
+    """After every load, in calendar order and shuffled, customer_daily is exactly what a
+    rebuild of every date gives (rule 8), and the shuffled end state is the same."""
+    for seed in (1, 2, 3):
+        days = random_days(seed)
+        wh = make()
+        for day in days:
+            day.load(wh)
+            assert_as_whole_rebuild(wh)
+        expected = snapshot(wh)
+        shuffled = random.Random(seed).sample(days, len(days))
+        wh = make()
+        for day in [*shuffled, shuffled[0]]:
+            day.load(wh)
+            assert_as_whole_rebuild(wh)
+        assert snapshot(wh) == expected
 
 
 # -- rule 3 and 7: interactions and attribution --------------------------------------
@@ -467,10 +603,13 @@ SCENARIOS = [
     session_rules,
     event_attribution,
     late_event_moves_session,
+    late_event_moves_session_customer,
     interaction_resolved_later,
     shared_email_resolves_to_smallest_customer,
     attribution_windows,
     order_status_changes,
     order_does_not_matter,
     changed_product_snapshot,
+    re_resolution_moves_attribution,
+    random_days_as_whole_rebuild,
 ]

@@ -1,8 +1,30 @@
--- Rule 7: customer_daily, rebuilt for every affected date from the analytics tables.
--- A (date, customer) row exists for a non-cancelled order placed that day, a session
--- dated that day or a resolved interaction dated that day.
+-- Rule 7: customer_daily, rebuilt for every affected (date, customer) row of
+-- tmp_affected_keys (30, 45) from the analytics tables: the same rows a rebuild of the
+-- whole affected dates gives, at the cost of the rows this load reaches. A (date,
+-- customer) row exists for a non-cancelled order placed that day, a session dated that
+-- day or a resolved interaction dated that day.
 delete from analytics.customer_daily
-where activity_date in (select affected.activity_date from tmp_affected_dates as affected);
+using tmp_affected_keys as affected
+where
+    customer_daily.activity_date = affected.activity_date
+    and customer_daily.customer_id = affected.customer_id;
+
+-- The sessions of the affected customers, each paired with every affected date of its
+-- customer on or after its session_date (its events are dated from then on): the sessions
+-- whose events without a customer count for an affected row (rule 6). A table of its own,
+-- so that the events are joined with these few sessions, not with every session first.
+drop table if exists tmp_key_sessions;
+
+create temp table tmp_key_sessions as
+select
+    affected.activity_date,
+    sessions.session_id,
+    sessions.customer_id
+from analytics.fct_session as sessions
+inner join tmp_affected_keys as affected
+    on
+        sessions.customer_id = affected.customer_id
+        and sessions.session_date <= affected.activity_date;
 
 insert into analytics.customer_daily (
     activity_date,
@@ -23,8 +45,10 @@ insert into analytics.customer_daily (
 with
 
 affected as (
-    select distinct activity_date
-    from tmp_affected_dates
+    select
+        activity_date,
+        customer_id
+    from tmp_affected_keys
 ),
 
 order_lines as (
@@ -37,7 +61,10 @@ order_lines as (
         order_line.quantity,
         order_line.line_revenue_usd
     from analytics.fct_order_line as order_line
-    inner join affected on order_line.order_date = affected.activity_date
+    inner join affected
+        on
+            order_line.order_date = affected.activity_date
+            and order_line.customer_id = affected.customer_id
 ),
 
 daily_orders as (
@@ -60,19 +87,35 @@ daily_sessions as (
         sessions.customer_id,
         count(*) as sessions
     from analytics.fct_session as sessions
-    inner join affected on sessions.session_date = affected.activity_date
-    where sessions.customer_id is not null
+    inner join affected
+        on
+            sessions.session_date = affected.activity_date
+            and sessions.customer_id = affected.customer_id
     group by sessions.session_date, sessions.customer_id
 ),
 
+-- Rule 6: an event counts for its own customer, else for its session's.
 attributed_events as (
     select
         events.event_date as activity_date,
-        coalesce(events.customer_id, sessions.customer_id) as customer_id,
+        events.customer_id,
         events.event_type
     from analytics.fct_click_event as events
-    inner join affected on events.event_date = affected.activity_date
-    left join analytics.fct_session as sessions on events.session_id = sessions.session_id
+    inner join affected
+        on
+            events.event_date = affected.activity_date
+            and events.customer_id = affected.customer_id
+    union all
+    select
+        events.event_date as activity_date,
+        key_sessions.customer_id,
+        events.event_type
+    from analytics.fct_click_event as events
+    inner join tmp_key_sessions as key_sessions
+        on
+            events.session_id = key_sessions.session_id
+            and events.event_date = key_sessions.activity_date
+    where events.customer_id is null
 ),
 
 daily_events as (
@@ -83,7 +126,6 @@ daily_events as (
         sum(case when event_type = 'product_view' then 1 else 0 end) as product_views,
         sum(case when event_type = 'add_to_cart' then 1 else 0 end) as add_to_carts
     from attributed_events
-    where customer_id is not null
     group by activity_date, customer_id
 ),
 
@@ -95,8 +137,10 @@ daily_interactions as (
         sum(case when interactions.type = 'email_open' then 1 else 0 end) as email_opens,
         sum(case when interactions.type = 'email_click' then 1 else 0 end) as email_clicks
     from analytics.fct_interaction as interactions
-    inner join affected on interactions.interaction_date = affected.activity_date
-    where interactions.customer_id is not null
+    inner join affected
+        on
+            interactions.interaction_date = affected.activity_date
+            and interactions.customer_id = affected.customer_id
     group by interactions.interaction_date, interactions.customer_id
 ),
 
@@ -115,7 +159,13 @@ touches as (
             daily_orders.customer_id = interactions.customer_id
             and daily_orders.first_order_ts - interval '7 days' <= interactions.occurred_at
             and daily_orders.first_order_ts >= interactions.occurred_at
-    where interactions.type in ('email_click', 'sms_click', 'push_open')
+    where
+        interactions.type in ('email_click', 'sms_click', 'push_open')
+        -- implied by the window; a bound the scan can skip older interactions by
+        and interactions.interaction_date >= (
+            select cast(min(bounds.activity_date) - interval '7 days' as date)
+            from tmp_affected_keys as bounds
+        )
 ),
 
 last_touches as (
@@ -181,3 +231,7 @@ left join last_touches
     on
         daily_keys.activity_date = last_touches.activity_date
         and daily_keys.customer_id = last_touches.customer_id;
+
+drop table if exists tmp_key_sessions;
+
+drop table if exists tmp_affected_keys;

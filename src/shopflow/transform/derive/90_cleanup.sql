@@ -3,4 +3,6 @@ drop table if exists tmp_resolved_interactions;
 
 drop table if exists tmp_session_events;
 
-drop table if exists tmp_affected_dates;
+drop table if exists tmp_affected_keys;
+
+drop table if exists tmp_key_sessions;
