@@ -1,6 +1,38 @@
 -- Every stored event of the sessions that gained events in this load (rule 5 rebuilds
 -- them from all their events, whatever day brought them).
+-- A stored event of such a session is one of this load's events, or was there before
+-- and is dated within [session_date, date of ended_at] of its session as sessions
+-- (fct_session holds every stored session, rebuilt with its events in one transaction).
+-- Those dates bound the scan, so it reads the dates the sessions reach (a zone map, an
+-- index on event_date), not the whole history: exact, and flat as history grows.
 create temp table tmp_session_events as
+with
+
+touched as (
+    select distinct delta.session_id
+    from delta_fct_click_event as delta
+),
+
+spans as (
+    select
+        sessions.session_date as span_start,
+        cast(sessions.ended_at as date) as span_end
+    from analytics.fct_session as sessions
+    inner join touched on sessions.session_id = touched.session_id
+    union all
+    select
+        min(delta.event_date) as span_start,
+        max(delta.event_date) as span_end
+    from delta_fct_click_event as delta
+),
+
+bounds as (
+    select
+        min(spans.span_start) as span_start,
+        max(spans.span_end) as span_end
+    from spans
+)
+
 select
     events.session_id,
     events.event_id,
@@ -11,4 +43,7 @@ select
     events.device,
     events.utm_campaign
 from analytics.fct_click_event as events
-where events.session_id in (select delta.session_id from delta_fct_click_event as delta);
+where
+    events.event_date >= (select bounds.span_start from bounds)
+    and events.event_date <= (select bounds.span_end from bounds)
+    and events.session_id in (select touched.session_id from touched);
