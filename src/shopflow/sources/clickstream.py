@@ -19,13 +19,15 @@ import tempfile
 import threading
 import time
 import zlib
-from collections.abc import Iterator
+from collections import deque
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from datetime import date
 from importlib import resources
+from itertools import islice
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any, TypeVar, cast
+from typing import IO, TYPE_CHECKING, Any, Generic, TypeVar, cast
 
 import duckdb
 import numpy as np
@@ -45,6 +47,8 @@ T = TypeVar("T")
 PREFIX = "clickstream"
 BLOCK_BYTES = 32 << 20
 GZIP_MAGIC = b"\x1f\x8b"
+FETCH_WORKERS = 2
+"""Objects downloaded and gunzipped at once, each by its own thread."""
 MEMORY_LIMIT = "1GB"
 """DuckDB's budget: one block being parsed plus the ids seen (SF1: ~1M short strings)."""
 
@@ -68,6 +72,7 @@ EVENTS_SCHEMA = pa.schema(
     ]
 )
 _EVENT_COLUMNS = [f.name for f in EVENTS_SCHEMA if f.name not in {"source_file", "source_line"}]
+_PARSED_EVENT_COLUMNS = [*_EVENT_COLUMNS, "source_file", "line_no"]
 
 
 def _parse_sql() -> str:
@@ -154,11 +159,11 @@ class Counts:
 
 
 class ClickParser:
-    """Turns blocks of lines into events and quarantine rows, block by block. A context.
+    """Turns batches of lines into events and quarantine rows, batch by batch. A context.
 
-    Blocks must come in file order, and in line order within a file: an event id seen
-    in an earlier block (or earlier in the same block) makes a later copy a duplicate.
-    The only state kept across blocks is the DuckDB table of ids seen so far.
+    Batches must come in file order, and in line order within a file: an event id seen
+    in an earlier batch (or earlier in the same batch) makes a later copy a duplicate.
+    The only state kept across batches is the DuckDB table of ids seen so far.
     """
 
     def __init__(self, work_dir: Path | None = None, memory_limit: str = MEMORY_LIMIT) -> None:
@@ -169,16 +174,17 @@ class ClickParser:
         self.con.execute("create table seen (event_id varchar)")
         cols = ", ".join(_EVENT_COLUMNS)
         self._parse = (
-            f"select source_file, line_no, reason, "
+            f"select pos, source_file, line_no, reason, "
             f"case when reason is not null then source_file || ':' || line_no end as record_key, "
             f"case when reason is not null then left(rtrim(line, chr(13) || chr(10)), "
             f"{RAW_MAX_CHARS:d}) end as raw, {cols} "
             f"from ({_parse_sql()})"
         )
-        # Narrow on purpose: only ids and line numbers go through the join and window.
+        # Narrow on purpose: only ids and positions go through the join and window.
         self._first_copies = (
-            "select line_no from good_ids anti join seen using (event_id) "
-            "qualify row_number() over (partition by event_id order by line_no) = 1"
+            "select pos from (select event_id, pos from parsed where reason is null) "
+            "anti join seen using (event_id) "
+            "qualify row_number() over (partition by event_id order by pos) = 1"
         )
         self.counts = Counts()
 
@@ -194,35 +200,53 @@ class ClickParser:
         self._tmp.cleanup()
 
     def parse(self, lines: pa.Table, *, source_file: str) -> tuple[pa.Table, pa.Table]:
-        """(events, quarantine) of one table of (line_no, line, utf8_ok) from source_file.
+        """(events, quarantine) of one table of (line_no, line, utf8_ok) from source_file."""
+        return self.parse_batch([(source_file, lines)])
 
-        Events are the first copies not seen before, in line order; both tables have the
-        staged schemas.
+    def parse_batch(self, parts: Sequence[tuple[str, pa.Table]]) -> tuple[pa.Table, pa.Table]:
+        """(events, quarantine) of (source_file, lines) parts, in file then line order.
+
+        One DuckDB pass parses every part and one more finds the first copies, however
+        many files the batch holds. Events are the first copies not seen before, in
+        order; both tables have the staged schemas.
         """
-        n = lines.num_rows
-        if n == 0:
+        parts = [(name, lines) for name, lines in parts if lines.num_rows]
+        if not parts:
             return EVENTS_SCHEMA.empty_table(), QUARANTINE_SCHEMA.empty_table()
-        chunk = lines.append_column(
-            "source_file",
-            pa.DictionaryArray.from_arrays(
-                pa.array(np.zeros(n, dtype=np.int32)), pa.array([source_file])
-            ),
-        )
+        chunk = _batch_table(parts)
+        n = chunk.num_rows
         self.con.register("chunk", chunk)
         try:
             parsed = self.con.sql(self._parse).to_arrow_table()
         finally:
             self.con.unregister("chunk")
-        bad = pc.is_valid(parsed.column("reason"))
-        quarantine = _conform(parsed.filter(bad).select(QUARANTINE_SCHEMA.names), QUARANTINE_SCHEMA)
-        good = parsed.filter(pc.invert(bad))
-        self.con.register("good_ids", good.select(["event_id", "line_no"]))
+        # DuckDB's parallel scan returns rows in any order: pick rows by position instead.
+        pos = parsed.column("pos").to_numpy()
+        if pos.size != n:
+            raise ShopflowError(f"parsing returned {pos.size} rows of {n}")
+        row_of = np.empty(n, dtype=np.int64)
+        row_of[pos] = np.arange(n, dtype=np.int64)
+        bad = np.sort(pos[pc.is_valid(parsed.column("reason")).to_numpy(zero_copy_only=False)])
+        self.con.register("parsed", parsed.select(["pos", "event_id", "reason"]))
         try:
-            first = self.con.sql(self._first_copies).to_arrow_table().column("line_no")
+            first = self.con.sql(self._first_copies).to_arrow_table().column("pos").to_numpy()
         finally:
-            self.con.unregister("good_ids")
-        kept = good.filter(pc.is_in(good.column("line_no"), value_set=first))  # keeps order
-        events = _conform(kept.rename_columns({"line_no": "source_line"}), EVENTS_SCHEMA)
+            self.con.unregister("parsed")
+        first = np.sort(first)
+        bounds = np.cumsum([0] + [lines.num_rows for _, lines in parts])
+        quarantine = _chunk_per_part(
+            _conform(parsed.select(QUARANTINE_SCHEMA.names).take(row_of[bad]), QUARANTINE_SCHEMA),
+            np.diff(np.searchsorted(bad, bounds)),
+        )
+        events = _chunk_per_part(
+            _conform(
+                parsed.select(_PARSED_EVENT_COLUMNS)
+                .take(row_of[first])
+                .rename_columns({"line_no": "source_line"}),
+                EVENTS_SCHEMA,
+            ),
+            np.diff(np.searchsorted(first, bounds)),
+        )
         self.con.register("kept", events.select(["event_id"]))
         try:
             self.con.execute("insert into seen select event_id from kept")
@@ -231,8 +255,37 @@ class ClickParser:
         self.counts.rows_in += n
         self.counts.rows_quarantined += quarantine.num_rows
         self.counts.rows_loaded += events.num_rows
-        self.counts.rows_duplicate += good.num_rows - events.num_rows
+        self.counts.rows_duplicate += n - quarantine.num_rows - events.num_rows
         return events, quarantine
+
+
+def _batch_table(parts: Sequence[tuple[str, pa.Table]]) -> pa.Table:
+    """The parts' lines as one table (no copy of the lines) with pos and source_file."""
+    lines = pa.concat_tables([table for _, table in parts])
+    n = lines.num_rows
+    sizes = [table.num_rows for _, table in parts]
+    files = pa.DictionaryArray.from_arrays(
+        pa.array(np.repeat(np.arange(len(parts), dtype=np.int32), sizes)),
+        pa.array([name for name, _ in parts], pa.string()),
+    )
+    return lines.append_column("source_file", files).add_column(
+        0, "pos", pa.array(np.arange(n, dtype=np.int64))
+    )
+
+
+def _chunk_per_part(table: pa.Table, rows: np.ndarray) -> pa.Table:
+    """table with one chunk per part (rows[i] rows each), as parsing part by part gave.
+
+    The Parquet writer's pages (its dictionary fallback) follow the chunks it is given,
+    so this keeps the staged bytes independent of how many files share a batch.
+    """
+    batches: list[pa.RecordBatch] = []
+    offset = 0
+    for count in rows.tolist():
+        if count:
+            batches.extend(table.slice(offset, count).combine_chunks().to_batches())
+            offset += count
+    return pa.Table.from_batches(batches, schema=table.schema)
 
 
 def _conform(table: pa.Table, schema: pa.Schema) -> pa.Table:
@@ -317,46 +370,116 @@ def object_lines(
         raise PermanentError(f"s3://{bucket}/{key} is not readable gzip: {exc}") from None
 
 
-def prefetch(items: Iterator[T], depth: int = 2) -> Iterator[T]:
-    """The items of an iterator, produced by a background thread at most `depth` ahead.
+class Prefetch(Generic[T]):
+    """The items of an iterator, produced by a thread started now, at most `depth` ahead.
 
-    Download and gunzip of the next block overlap DuckDB's parsing of this one; an
-    error in the producer is raised here, and leaving early stops the producer.
+    Iterate it once; an error in the producer is raised there. ``close()`` stops the
+    producer (and closes its iterator) even when it was left early or never read.
     """
-    slots: queue.Queue[tuple[str, Any]] = queue.Queue(maxsize=depth)
-    stop = threading.Event()
 
-    def put(kind: str, value: Any) -> bool:
-        while not stop.is_set():
+    def __init__(self, items: Iterator[T], depth: int = 2, name: str = "clickstream") -> None:
+        self._slots: queue.Queue[tuple[str, Any]] = queue.Queue(maxsize=depth)
+        self._stop = threading.Event()
+        self._items = items
+        self._worker = threading.Thread(target=self._produce, name=name, daemon=True)
+        self._worker.start()
+
+    def _put(self, kind: str, value: Any) -> bool:
+        while not self._stop.is_set():
             try:
-                slots.put((kind, value), timeout=0.1)
+                self._slots.put((kind, value), timeout=0.1)
                 return True
             except queue.Full:
                 continue
         return False
 
-    def produce() -> None:
+    def _produce(self) -> None:
         try:
-            for item in items:
-                if not put("item", item):
+            for item in self._items:
+                if not self._put("item", item):
                     return
-            put("end", None)
+            self._put("end", None)
         except BaseException as exc:  # handed to the consumer
-            put("error", exc)
+            self._put("error", exc)
+        finally:
+            close = getattr(self._items, "close", None)
+            if close is not None:
+                close()
 
-    worker = threading.Thread(target=produce, name="clickstream-prefetch", daemon=True)
-    worker.start()
-    try:
+    def __iter__(self) -> Iterator[T]:
         while True:
-            kind, value = slots.get()
+            kind, value = self._slots.get()
             if kind == "end":
                 return
             if kind == "error":
                 raise value
             yield value
+
+    def close(self) -> None:
+        """Stop the producer and wait for it."""
+        self._stop.set()
+        self._worker.join()
+
+
+def prefetch(items: Iterator[T], depth: int = 2) -> Iterator[T]:
+    """The items of an iterator, produced by a background thread at most `depth` ahead.
+
+    An error in the producer is raised here, and leaving early stops the producer.
+    """
+    ahead = Prefetch(items, depth)
+    try:
+        yield from ahead
     finally:
-        stop.set()
-        worker.join()
+        ahead.close()
+
+
+def ordered_blocks(
+    keys: Sequence[str],
+    read: Callable[[str], Iterator[pa.Table]],
+    *,
+    workers: int = FETCH_WORKERS,
+    depth: int = 2,
+) -> Iterator[tuple[str, pa.Table]]:
+    """(key, lines) of every key in key order, up to `workers` objects read at once.
+
+    Each object in flight has its own thread (download, gunzip, split) and holds at
+    most `depth` blocks ahead of the consumer, so memory is bounded by workers, depth
+    and the block size, not by the day.
+    """
+
+    def start(key: str) -> Prefetch[tuple[str, pa.Table]]:
+        return Prefetch(((key, lines) for lines in read(key)), depth, name=f"clickstream-{key}")
+
+    pending = iter(keys)
+    running: deque[Prefetch[tuple[str, pa.Table]]] = deque()
+    try:
+        for key in islice(pending, max(workers, 1)):
+            running.append(start(key))
+        while running:
+            yield from running[0]
+            running.popleft().close()
+            following = next(pending, None)
+            if following is not None:
+                running.append(start(following))
+    finally:
+        for ahead in running:
+            ahead.close()
+
+
+def batches(
+    blocks: Iterator[tuple[str, pa.Table]], batch_bytes: int
+) -> Iterator[list[tuple[str, pa.Table]]]:
+    """Consecutive (key, lines) blocks grouped until they hold at least batch_bytes of text."""
+    batch: list[tuple[str, pa.Table]] = []
+    size = 0
+    for key, lines in blocks:
+        batch.append((key, lines))
+        size += lines.column("line").nbytes
+        if size >= batch_bytes:
+            yield batch
+            batch, size = [], 0
+    if batch:
+        yield batch
 
 
 def extract_clickstream(
@@ -367,6 +490,7 @@ def extract_clickstream(
     staging: Staging,
     run_id: str | None = None,
     block_bytes: int = BLOCK_BYTES,
+    workers: int = FETCH_WORKERS,
 ) -> ExtractResult:
     """Stage the events and quarantine of business_date; return the reconciled counts."""
     started = time.perf_counter()
@@ -377,13 +501,13 @@ def extract_clickstream(
     ):
         writer.declare("events", EVENTS_SCHEMA)
         writer.declare("quarantine", QUARANTINE_SCHEMA)
-        blocks = (
-            (ref.key, lines)
-            for ref in refs
-            for lines in object_lines(s3, bucket, ref.key, block_bytes)
+        blocks = ordered_blocks(
+            [ref.key for ref in refs],
+            lambda key: object_lines(s3, bucket, key, block_bytes),
+            workers=workers,
         )
-        for key, lines in prefetch(blocks):
-            events, quarantine = parser.parse(lines, source_file=key)
+        for batch in batches(blocks, block_bytes):
+            events, quarantine = parser.parse_batch(batch)
             writer.write("events", events)
             writer.write("quarantine", quarantine)
         tallies = asdict(parser.counts)

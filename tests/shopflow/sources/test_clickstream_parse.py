@@ -16,7 +16,9 @@ from shopflow.sources.clickstream import (
     EVENTS_SCHEMA,
     ClickParser,
     Counts,
+    batches,
     iter_blocks,
+    ordered_blocks,
     prefetch,
     split_lines,
 )
@@ -231,3 +233,75 @@ def test_leaving_prefetch_early_stops_the_producer() -> None:
         if item == 5:
             break
     assert len(produced) <= 5 + 1 + 2 + 1  # consumed, the one in hand, queue, one blocked
+
+
+def test_a_batch_of_files_gives_what_parsing_file_by_file_gives() -> None:
+    a = ndjson(event("e1", device="first"), "{broken", event("e2"), event("e1"))
+    b = ndjson(event("e2", device="later"), event("e3", event_type="teleport"), event("e4"))
+    c = ndjson(event("e4"), event("e5", ts=...))
+    one_by_one = parse((FILE_A, a), (FILE_B, b), ("c.json.gz", c))
+    with ClickParser() as parser:
+        events, quarantine = parser.parse_batch(
+            [
+                (FILE_A, split_lines(a, 1)),
+                (FILE_B, split_lines(b, 1)),
+                ("c.json.gz", split_lines(c, 1)),
+            ]
+        )
+        counts = parser.counts
+    assert events.equals(one_by_one[0]) and quarantine.equals(one_by_one[1])
+    assert counts == one_by_one[2]
+    assert {r["record_key"]: r["reason"] for r in quarantine.to_pylist()} == {
+        f"{FILE_A}:2": "not_json",
+        f"{FILE_B}:2": "unknown_event_type",
+        "c.json.gz:2": "missing_ts",
+    }
+    # one chunk per file, as file-by-file parsing wrote them (the Parquet bytes follow chunks)
+    assert [b.num_rows for b in events.to_batches()] == [2, 1]
+    assert [b.num_rows for b in quarantine.to_batches()] == [1, 1, 1]
+
+
+def test_a_large_batch_keeps_file_and_line_order() -> None:
+    files = [
+        (f"f{i}.json.gz", ndjson(*(event(f"e{(i * 7 + j) % 900}") for j in range(5000))))
+        for i in range(4)
+    ]
+    expected, _, expected_counts = parse(*files)
+    with ClickParser() as parser:
+        events, _ = parser.parse_batch([(name, split_lines(data, 1)) for name, data in files])
+        assert parser.counts == expected_counts
+    assert events.equals(expected)
+    got = list(
+        zip(
+            events.column("source_file").to_pylist(),
+            events.column("source_line").to_pylist(),
+            strict=True,
+        )
+    )
+    assert got == sorted(got)
+
+
+def test_ordered_blocks_keeps_key_order_and_passes_errors_on() -> None:
+    def read(key: str) -> Iterator[pa.Table]:
+        for i in range(3):
+            yield split_lines(f"{key}-{i}\n".encode(), i + 1)
+
+    got = [(key, t.column("line").to_pylist()) for key, t in ordered_blocks(list("abcde"), read)]
+    assert got == [(k, [f"{k}-{i}\n"]) for k in "abcde" for i in range(3)]
+
+    def failing(key: str) -> Iterator[pa.Table]:
+        if key == "c":
+            raise ValueError("object vanished")
+        yield split_lines(key.encode(), 1)
+
+    seen = []
+    with pytest.raises(ValueError, match="object vanished"):
+        for key, _ in ordered_blocks(list("abcd"), failing, workers=3):
+            seen.append(key)
+    assert seen == ["a", "b"]
+
+
+def test_batches_group_blocks_up_to_a_size() -> None:
+    blocks = [(f"k{i}", split_lines(b"x" * 99 + b"\n", 1)) for i in range(5)]
+    grouped = [[key for key, _ in batch] for batch in batches(iter(blocks), 250)]
+    assert grouped == [["k0", "k1", "k2"], ["k3", "k4"]]

@@ -1,9 +1,11 @@
--- One chunk of clickstream lines (table `chunk`: source_file, line_no, line, utf8_ok)
--- into typed events, each with its quarantine reason (null when the line is good).
+-- One batch of clickstream lines (table `chunk`: pos, source_file, line_no, line, utf8_ok;
+-- pos numbers the rows in file then line order) into typed events, each with its
+-- quarantine reason (null when the line is good).
 -- Data contract S4 and rule 4. Unknown extra fields are ignored; an id that is not an integer
 -- (e.g. 3.5) becomes null rather than being rounded.
 with source as (
     select
+        pos,
         source_file,
         line_no,
         line,
@@ -13,6 +15,7 @@ with source as (
 
 objects as (
     select
+        pos,
         source_file,
         line_no,
         line,
@@ -26,6 +29,7 @@ objects as (
 
 extracted as (
     select
+        pos,
         source_file,
         line_no,
         line,
@@ -43,6 +47,7 @@ extracted as (
 
 typed as (
     select
+        pos,
         source_file,
         line_no,
         line,
