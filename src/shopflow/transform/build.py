@@ -1,10 +1,12 @@
 """Run the transform models over one day's staging; list the derive statements.
 
-``transform_day`` is a pure function of its inputs (apart from the audit clock): it
-copies the staged tables, chunk by chunk, into an in-memory DuckDB (spilling to a scratch
-folder), creates every model of ``models/{staging,intermediate,marts}/*.sql`` in dependency order
-(found from the tables each model reads; views or tables, see ``Model``) and returns the
-deltas; ``transform_day_into`` streams them to a staging writer instead, batch by batch.
+``transform_day`` is a pure function of its inputs (apart from the audit clock): in an
+in-memory DuckDB (spilling to a scratch folder) it reads the staged Parquet files through
+views, or copies a table chunk by chunk where it must pass through Python first (emails to
+hash, a cast to make, tables given in memory); it creates every model of
+``models/{staging,intermediate,marts}/*.sql`` in dependency order (found from the tables
+each model reads; views or tables, see ``Model``) and returns the deltas;
+``transform_day_into`` streams them to a staging writer instead, batch by batch.
 Emails are hashed before DuckDB sees them. DuckDB runs within ``memory_limit`` and spills
 to the scratch folder beyond it, so memory stays bounded whatever the day's size. The
 layout and conventions: ``models/README.md``.
@@ -32,7 +34,7 @@ from shopflow.errors import ShopflowError
 from shopflow.sources.result import ReconciliationError
 from shopflow.transform.deltas import DELTA_MODELS, DELTA_SOURCES, Deltas
 from shopflow.transform.hashing import replace_email
-from shopflow.transform.inputs import INPUTS, SOURCES, StagedDay, input_name
+from shopflow.transform.inputs import INPUTS, SOURCES, ParquetScan, StagedDay, input_name
 from shopflow.warehouse.arrow import arrow_schema
 from shopflow.warehouse.results import AuditRow
 from shopflow.warehouse.tables import TABLES
@@ -241,9 +243,14 @@ def _load_inputs(
     hash_key: str,
     cache_dir: Path,
 ) -> None:
-    """Copy every input into a DuckDB table, chunk by chunk (emails hashed on the way)."""
+    """Every input as a DuckDB view over its staged files (``_scan_view``) or, when that
+    cannot be (emails to hash, a cast to make, tables in memory), copied into a table chunk
+    by chunk, emails hashed on the way."""
     for source, table in INPUTS:
         name = input_name(source, table)
+        scan = None if (source, table) in _HASHED else inputs.scan(source, table, cache_dir)
+        if scan is not None and _scan_view(con, name, scan):
+            continue
         statement = f"create table {name} as select * from chunk"
         for chunk in inputs.chunks(source, table, cache_dir):
             data = replace_email(chunk, hash_key) if (source, table) in _HASHED else chunk
@@ -257,6 +264,28 @@ def _load_inputs(
         {"business_date": pa.array([business_date], pa.date32()), "run_id": [run_id]}
     )
     con.register("run_context", context)
+
+
+def _literal(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def _scan_view(con: duckdb.DuckDBPyConnection, name: str, scan: ParquetScan) -> bool:
+    """Create view ``name`` over a table's staged files, conformed in SQL; False (and no
+    view) when DuckDB types a column otherwise than ``conform`` would. The staging model
+    of the table reads the files, in parallel, instead of a copy of them."""
+    files = ", ".join(_literal(str(path)) for path in scan.paths)
+    columns = ", ".join(scan.select)
+    con.execute(f"create view {name} as select {columns} from read_parquet([{files}])")
+    con.register("conformed", scan.conformed.empty_table())
+    try:
+        expected = con.execute("describe conformed").fetchall()
+    finally:
+        con.unregister("conformed")
+    if [row[:2] for row in con.execute(f"describe {name}").fetchall()] == [r[:2] for r in expected]:
+        return True
+    con.execute(f"drop view {name}")
+    return False
 
 
 def _batches(con: duckdb.DuckDBPyConnection, name: str) -> Iterator[pa.RecordBatch]:

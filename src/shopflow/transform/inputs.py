@@ -6,6 +6,10 @@ holds a whole day in Arrow. ``conform`` gives each input the columns the models
 expect: missing columns become nulls, extra ones are dropped, timestamps become
 naive UTC microseconds, typed columns are cast safely (a lossy cast fails). Opaque
 columns (``None`` below) keep their staged type; the models cast them.
+
+``StagedDay.scan`` offers DuckDB the same conformed columns straight from the staged
+Parquet files (``ParquetScan``), for a table whose columns need no cast but the
+timestamp one: DuckDB then reads the files itself, in parallel, within its memory limit.
 """
 
 from __future__ import annotations
@@ -87,9 +91,13 @@ class StagedTable:
         """The whole table, every file verified."""
         return self.staging.read_table(self.source, self.day, self.name)
 
+    def paths(self, cache_dir: Path) -> list[Path]:
+        """Its verified local files, in order (S3 files copied to cache_dir)."""
+        return self.staging.local_paths(self.source, self.day, self.name, cache_dir=cache_dir)
+
     def row_groups(self, cache_dir: Path) -> Iterator[pa.Table]:
         """Its row groups in order, from verified local files (S3 files copied to cache_dir)."""
-        for path in self.staging.local_paths(self.source, self.day, self.name, cache_dir=cache_dir):
+        for path in self.paths(cache_dir):
             with pq.ParquetFile(path) as file:
                 for index in range(file.num_row_groups):
                     yield file.read_row_group(index)
@@ -170,6 +178,81 @@ class StagedDay:
             yield conform(part, columns)
         if empty:
             yield conform(None if table is None else _empty(table), columns)
+
+    def scan(self, source: str, name: str, cache_dir: Path) -> ParquetScan | None:
+        """The staged files of a table and the select list that conforms them to ``INPUTS``,
+        or None when ``chunks`` must do it (not staged as files, no file, a cast needed)."""
+        table = self._staged(source, name)
+        if not isinstance(table, StagedTable):
+            return None
+        paths = table.paths(cache_dir)
+        schemas = [pq.read_schema(path) for path in paths]
+        if not schemas or any(not s.equals(schemas[0]) for s in schemas[1:]):
+            return None
+        schema = schemas[0]
+        columns = INPUTS[(source, name)]
+        select = _select_list(schema, columns)
+        if select is None:
+            return None
+        conformed = conform(schema.empty_table(), columns).schema
+        return ParquetScan(tuple(paths), tuple(select), conformed)
+
+
+@dataclass(frozen=True)
+class ParquetScan:
+    """Staged Parquet files of one table, for DuckDB to read directly.
+
+    ``select``: SQL expressions over the files' columns giving exactly what ``conform``
+    gives (the columns of ``INPUTS`` in order, missing ones null, timestamps naive UTC);
+    ``conformed``: the schema ``conform`` gives, to check DuckDB's types against.
+    """
+
+    paths: tuple[Path, ...]
+    select: tuple[str, ...]
+    conformed: pa.Schema
+
+
+_SQL_TYPES = {
+    _STR: "varchar",
+    _I64: "bigint",
+    pa.int32(): "integer",
+    pa.bool_(): "boolean",
+    pa.date32(): "date",
+    TS: "timestamp",
+}
+
+
+def _sql_type(typ: pa.DataType) -> str | None:
+    if pa.types.is_decimal128(typ):
+        return f"decimal({typ.precision}, {typ.scale})"
+    return _SQL_TYPES.get(typ)
+
+
+def _select_list(schema: pa.Schema, columns: Mapping[str, pa.DataType | None]) -> list[str] | None:
+    """SQL that conforms Parquet files of this Arrow schema as ``conform`` does, else None.
+
+    Only what needs no cast, or the timestamp one, which DuckDB does the same way (session
+    time zone UTC): a timestamp in microseconds with a time zone becomes its UTC wall time.
+    """
+    select = []
+    for name, typ in columns.items():
+        quoted = '"' + name.replace('"', '""') + '"'
+        if name not in schema.names:
+            sql_type = _sql_type(typ or _STR)
+            if sql_type is None:
+                return None
+            select.append(f"cast(null as {sql_type}) as {quoted}")
+            continue
+        staged = schema.field(name).type
+        expression = quoted
+        if pa.types.is_timestamp(staged):
+            if staged.unit != "us":
+                return None
+            staged, expression = TS, f"cast({quoted} as timestamp) as {quoted}"
+        if typ is not None and staged != typ:
+            return None
+        select.append(expression)
+    return select
 
 
 def conform(table: pa.Table | None, columns: Mapping[str, pa.DataType | None]) -> pa.Table:

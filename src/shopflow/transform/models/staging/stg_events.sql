@@ -2,8 +2,29 @@
 -- that nothing the warehouse cannot hold gets through).
 with
 
-staged as (
-    select * from raw_clickstream_events
+-- The extract already drops repeated event ids: rather than rank every event (a window
+-- sorts them all), rank only the events of an id staged more than once.
+repeated as (
+    select event_id
+    from raw_clickstream_events
+    group by event_id
+    having count(*) > 1
+),
+
+keyed as (
+    select
+        staged.*,
+        1 as key_rank
+    from raw_clickstream_events as staged
+    anti join repeated on staged.event_id = repeated.event_id
+    union all
+    select
+        staged.*,
+        row_number() over (
+            partition by staged.event_id order by staged.ts, staged.source_file
+        ) as key_rank
+    from raw_clickstream_events as staged
+    semi join repeated on staged.event_id = repeated.event_id
 ),
 
 ranked as (
@@ -18,10 +39,8 @@ ranked as (
         device,
         nullif(utm_source, '') as utm_source,
         nullif(utm_campaign, '') as utm_campaign,
-        row_number() over (
-            partition by event_id order by ts, source_file
-        ) as key_rank
-    from staged
+        key_rank
+    from keyed
 ),
 
 final as (
