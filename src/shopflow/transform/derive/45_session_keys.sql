@@ -41,3 +41,7 @@ select
     activity_date,
     customer_id
 from tmp_affected_keys;
+
+-- Postgres never analyzes temp tables by itself (autovacuum cannot see them): without
+-- statistics its planner sorts and merges whole fact tables against these few keys.
+analyze tmp_affected_keys;

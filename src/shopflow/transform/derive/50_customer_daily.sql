@@ -26,6 +26,8 @@ inner join tmp_affected_keys as affected
         sessions.customer_id = affected.customer_id
         and sessions.session_date <= affected.activity_date;
 
+analyze tmp_key_sessions;
+
 insert into analytics.customer_daily (
     activity_date,
     customer_id,
