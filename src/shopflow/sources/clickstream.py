@@ -421,18 +421,6 @@ class Prefetch(Generic[T]):
         self._worker.join()
 
 
-def prefetch(items: Iterator[T], depth: int = 2) -> Iterator[T]:
-    """The items of an iterator, produced by a background thread at most `depth` ahead.
-
-    An error in the producer is raised here, and leaving early stops the producer.
-    """
-    ahead = Prefetch(items, depth)
-    try:
-        yield from ahead
-    finally:
-        ahead.close()
-
-
 def ordered_blocks(
     keys: Sequence[str],
     read: Callable[[str], Iterator[pa.Table]],

@@ -36,6 +36,7 @@ from shopflow.transform.deltas import DELTA_MODELS, DELTA_SOURCES, Deltas
 from shopflow.transform.hashing import replace_email
 from shopflow.transform.inputs import INPUTS, SOURCES, ParquetScan, StagedDay, input_name
 from shopflow.warehouse.arrow import arrow_schema
+from shopflow.warehouse.duckdb import scannable
 from shopflow.warehouse.results import AuditRow
 from shopflow.warehouse.tables import TABLES
 
@@ -266,17 +267,14 @@ def _load_inputs(
     con.register("run_context", context)
 
 
-def _literal(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
-
-
 def _scan_view(con: duckdb.DuckDBPyConnection, name: str, scan: ParquetScan) -> bool:
     """Create view ``name`` over a table's staged files, conformed in SQL; False (and no
     view) when DuckDB types a column otherwise than ``conform`` would. The staging model
     of the table reads the files, in parallel, instead of a copy of them."""
-    files = ", ".join(_literal(str(path)) for path in scan.paths)
-    columns = ", ".join(scan.select)
-    con.execute(f"create view {name} as select {columns} from read_parquet([{files}])")
+    files = scannable(scan.paths)
+    if files is None:
+        return False
+    con.read_parquet(files).project(", ".join(scan.select)).create_view(name, replace=False)
     con.register("conformed", scan.conformed.empty_table())
     try:
         expected = con.execute("describe conformed").fetchall()

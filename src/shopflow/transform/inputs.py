@@ -25,6 +25,7 @@ import pyarrow.parquet as pq
 
 from shopflow.names import SOURCES
 from shopflow.staging import Staging
+from shopflow.warehouse.names import ident
 
 TS = pa.timestamp("us")
 MONEY = pa.decimal128(12, 2)
@@ -236,7 +237,7 @@ def _select_list(schema: pa.Schema, columns: Mapping[str, pa.DataType | None]) -
     """
     select = []
     for name, typ in columns.items():
-        quoted = '"' + name.replace('"', '""') + '"'
+        quoted = ident(name)
         if name not in schema.names:
             sql_type = _sql_type(typ or _STR)
             if sql_type is None:

@@ -19,7 +19,7 @@ import contextlib
 import re
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -37,6 +37,15 @@ from shopflow.warehouse.tables import TableSpec
 _MUTEXES: dict[str, threading.Lock] = {}
 _MUTEXES_GUARD = threading.Lock()
 _GLOB = re.compile(r"[*?\[\]{}]")  # read_parquet would expand these in a path
+
+
+def scannable(paths: Iterable[Path | str]) -> list[str] | None:
+    """The paths as ``read_parquet`` takes them, or None when one holds a glob character
+    (``read_parquet`` would expand it) or there is none: read them another way then."""
+    files = [str(path) for path in paths]
+    if not files or any(_GLOB.search(f) for f in files):
+        return None
+    return files
 
 
 def _mutex(path: str) -> threading.Lock:
@@ -211,8 +220,8 @@ class _DuckDBSession:
 
     def _expose(self, view: str, data: Delta) -> bool:
         """Make data readable as view: its files scanned in place (True), else Arrow (False)."""
-        files = [str(path) for path in data.files]
-        if files and not any(_GLOB.search(f) for f in files):
+        files = scannable(data.files)
+        if files is not None:
             self.conn.read_parquet(files).create_view(view, replace=True)
             return True
         table = data.in_memory

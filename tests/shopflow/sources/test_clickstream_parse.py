@@ -16,10 +16,10 @@ from shopflow.sources.clickstream import (
     EVENTS_SCHEMA,
     ClickParser,
     Counts,
+    Prefetch,
     batches,
     iter_blocks,
     ordered_blocks,
-    prefetch,
     split_lines,
 )
 from shopflow.sources.quarantine import QUARANTINE_SCHEMA, RAW_MAX_CHARS
@@ -206,16 +206,20 @@ def test_an_empty_block_changes_nothing() -> None:
 
 
 def test_prefetch_keeps_order_and_passes_errors_on() -> None:
-    assert list(prefetch(iter(range(50)), depth=3)) == list(range(50))
+    ahead = Prefetch(iter(range(50)), depth=3)
+    assert list(ahead) == list(range(50))
+    ahead.close()
 
     def failing() -> Iterator[int]:
         yield 1
         raise ValueError("object vanished")
 
     got = []
+    failed = Prefetch(failing())
     with pytest.raises(ValueError, match="object vanished"):
-        for item in prefetch(failing()):
+        for item in failed:
             got.append(item)
+    failed.close()
     assert got == [1]
 
 
@@ -229,9 +233,11 @@ def test_leaving_prefetch_early_stops_the_producer() -> None:
             yield n
             n += 1
 
-    for item in prefetch(endless(), depth=2):
+    ahead = Prefetch(endless(), depth=2)
+    for item in ahead:
         if item == 5:
             break
+    ahead.close()
     assert len(produced) <= 5 + 1 + 2 + 1  # consumed, the one in hand, queue, one blocked
 
 
