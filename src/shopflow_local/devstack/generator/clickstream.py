@@ -15,8 +15,6 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from functools import lru_cache
-from itertools import groupby
-from operator import itemgetter
 from pathlib import Path
 
 import duckdb
@@ -555,15 +553,6 @@ def hour_slices(
         copies = later.pop(hour, [])
         if copies:
             yield hour, pa.chunked_array(copies, pa.string())
-
-
-def hour_lines(
-    day: int, cfg: GeneratorConfig, *, keep_streams: bool = True
-) -> Iterator[tuple[int, pa.ChunkedArray]]:
-    """(hour, lines of its file) for every hour with lines, in hour order: the same lines
-    as ``collector_lines``, with the strings of one hour in memory at a time."""
-    for hour, pieces in groupby(hour_slices(day, cfg, keep_streams=keep_streams), itemgetter(0)):
-        yield hour, pa.chunked_array([c for _, lines in pieces for c in lines.chunks], pa.string())
 
 
 def clickstream_of_day(day: int, cfg: GeneratorConfig) -> tuple[pa.Table, pa.Table]:

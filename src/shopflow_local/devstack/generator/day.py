@@ -55,11 +55,10 @@ class DayData:
         }
 
 
-def generate_day(day: date, cfg: GeneratorConfig, *, with_clickstream: bool = True) -> DayData:
+def generate_day(day: date, cfg: GeneratorConfig) -> DayData:
     """Day D of every source: a pure function of (cfg, D), whatever was generated before.
 
-    ``with_clickstream=False`` leaves click_lines and click_events empty (``generate`` streams
-    them hour by hour with ``clickstream.hour_lines`` instead of holding the day).
+    The whole day in memory; ``generate.stream_day`` makes the same day a source at a time.
     """
     index = day_index(day)
     seconds: dict[str, float] = {}
@@ -79,11 +78,7 @@ def generate_day(day: date, cfg: GeneratorConfig, *, with_clickstream: bool = Tr
     lap("catalog")
     marketing = interactions.interactions_of_day(index, cfg)
     lap("interactions")
-    if with_clickstream:
-        lines, events = clickstream.clickstream_of_day(index, cfg)
-    else:
-        lines = pa.table({"file_hour": pa.array([], pa.int8()), "line": pa.array([], pa.string())})
-        events = pa.table({})
+    lines, events = clickstream.clickstream_of_day(index, cfg)
     lap("clickstream")
     return DayData(
         day=day,

@@ -20,13 +20,12 @@ never duplicates it. How:
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import cast
 
-import pyarrow as pa
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from shopflow.errors import ShopflowError
@@ -119,14 +118,8 @@ def prepare_targets(targets: Targets, cfg: GeneratorConfig) -> None:
     prepare_catalog(targets.aws_dynamodb_endpoint, targets.products_table, cfg)
 
 
-def write_day(
-    data: DayData,
-    targets: Targets,
-    click_hours: Iterable[tuple[int, pa.ChunkedArray]] | None = None,
-) -> DaySummary:
-    """Write one generated day to the four sources, concurrently; the clickstream from
-    click_hours ((hour, lines) pieces as ``clickstream.hour_slices`` makes them, generated
-    as they are written) or, without it, from ``data.click_lines``."""
+def write_day(data: DayData, targets: Targets) -> DaySummary:
+    """Write one generated day, held whole, to the four sources, concurrently."""
     seconds = {f"generate_{k}": v for k, v in data.seconds.items()}
 
     def timed(name: str, step: Callable[[], dict[str, int]]) -> dict[str, int]:
@@ -154,11 +147,8 @@ def write_day(
 
     def clicks() -> dict[str, int]:
         endpoint, bucket = targets.aws_s3_endpoint, targets.bucket
-        if click_hours is None:
-            files = hour_files(data.day, data.click_lines).items()
-            written = write_hour_files(endpoint, bucket, data.day, files)
-        else:
-            written = write_hour_pieces(endpoint, bucket, data.day, click_hours)
+        files = hour_files(data.day, data.click_lines).items()
+        written = write_hour_files(endpoint, bucket, data.day, files)
         return {f"click_{k}": v for k, v in written.items()}
 
     steps = {"sales": sales, "interactions": marketing, "catalog": catalog, "clickstream": clicks}
