@@ -239,8 +239,13 @@ def shop_daily_etl() -> None:
     staged: Any = transform()  # an XComArg, resolved to the summary at run time
     loaded = load(staged)
     checks = quality()
-    extract() >> staged
-    loaded >> checks >> report()
+    extracts = extract()
+    finished = report()
+    extracts >> staged
+    loaded >> checks >> finished
+    # `report` waits for every extract too: a failed one upstream-fails transform, load and
+    # the checks at once, and the report must not run while the other extracts still do.
+    extracts >> finished
 
 
 shop_daily_etl()

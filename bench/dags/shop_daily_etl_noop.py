@@ -66,8 +66,11 @@ def shop_daily_etl_noop() -> None:
     staged = _noop("transform")()
     loaded = _noop("load")(staged)
     checks = quality()
-    extract() >> staged
-    loaded >> checks >> _noop("report", trigger_rule="all_done")()
+    extracts = extract()
+    finished = _noop("report", trigger_rule="all_done")()
+    extracts >> staged
+    loaded >> checks >> finished
+    extracts >> finished
 
 
 shop_daily_etl_noop()

@@ -124,6 +124,14 @@ def test_four_extracts_run_in_parallel_in_one_group(dag: Any) -> None:
         assert not (task.get_flat_relative_ids(upstream=False) & set(ids)), task_id
 
 
+def test_the_report_waits_for_every_task(dag: Any) -> None:
+    report = dag.get_task("report")
+    assert report.trigger_rule == "all_done"
+    assert {f"extract.{name}" for name in EXTRACTS} <= report.upstream_task_ids
+    others = {t.task_id for t in dag.tasks} - {"report"}
+    assert report.get_flat_relative_ids(upstream=True) == others
+
+
 def test_the_sales_and_api_extracts_hold_their_pools_nothing_else_is_pooled(dag: Any) -> None:
     from shopflow.names import POOL_MARKETING_API, POOL_SALES_DB
     from shopflow.pools import POOLS
