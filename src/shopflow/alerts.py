@@ -7,6 +7,8 @@ task publishes its summary in XCom, and the DAG's ``on_failure_callback``
 into a single message sent through the ``smtp_default`` connection. A run that
 outlives the DAG's ``dagrun_timeout`` (its time budget) is failed by the scheduler,
 its unfinished tasks skipped, and alerts the same way (reason ``timed_out``).
+The e-mail names the failing run's DAG (``shop_daily_etl`` or ``shop_warehouse_audit``);
+only the daily DAG's runs have a business date and a run report.
 Nothing here reads a secret: the messages hold task ids, error lines, counts and
 check details.
 """
@@ -87,24 +89,26 @@ def compose_failure_alert(
     reason: str | None = None,
     stopped: Sequence[str] = (),
     budget: timedelta | None = None,
+    dag_id: str = DAG_ID,
 ) -> Alert:
     """The failed run's e-mail: failed tasks with errors and tries, the report's summary, a link.
 
     A run that timed out (``reason == "timed_out"``) says so, with its budget and the
-    tasks the timeout stopped.
+    tasks the timeout stopped. Only a run of ``DAG_ID`` has a business date and a report:
+    for another DAG (the audit) neither is mentioned unless given.
     """
     day = business_date.isoformat() if isinstance(business_date, date) else business_date
+    daily = dag_id == DAG_ID
+    on_day = f" for business date {day or 'unknown'}" if daily or day else ""
     named = [t.task_id for t in failed if t.task_id != REPORT_TASK] or [t.task_id for t in failed]
     tasks = ", ".join(short_task_id(t) for t in named)
     if reason == TIMED_OUT:
         over = f"over its time budget of {_duration(budget)}" if budget else "over its time budget"
-        subject = f"[shopflow] {DAG_ID} timed out for business date {day or 'unknown'}: {over}"
-        head = f"The run {run_id} of {DAG_ID} for business date {day or 'unknown'} ran {over}."
+        subject = f"[shopflow] {dag_id} timed out{on_day}: {over}"
+        head = f"The run {run_id} of {dag_id}{on_day} ran {over}."
     else:
-        subject = f"[shopflow] {DAG_ID} failed for business date {day or 'unknown'}: " + (
-            tasks or (reason or "no task failed")
-        )
-        head = f"The run {run_id} of {DAG_ID} for business date {day or 'unknown'} failed."
+        subject = f"[shopflow] {dag_id} failed{on_day}: " + (tasks or (reason or "no task failed"))
+        head = f"The run {run_id} of {dag_id}{on_day} failed."
     lines = [head, ""]
     lines.append("Failed tasks:")
     lines += [f"  - {t.task_id} ({_tries(t.tries)}): {t.error}" for t in failed] or [
@@ -114,7 +118,9 @@ def compose_failure_alert(
         lines += ["", f"Stopped unfinished by the time budget: {grouped(stopped)}"]
     if not_run:
         lines += ["", f"Not run because of them: {grouped(not_run)}"]
-    lines += ["", *report_summary_lines(report), "", f"Open the run: {url}"]
+    if daily or report:
+        lines += ["", *report_summary_lines(report)]
+    lines += ["", f"Open the run: {url}"]
     text = "\n".join(lines)
     return Alert(subject=subject, text=text, html=_html(text, url))
 
@@ -204,8 +210,9 @@ def alert_run_failed(context: Mapping[str, Any]) -> None:
     """DAG ``on_failure_callback``: one e-mail for the whole failed run."""
     run_id = str(context["run_id"])
     reason = context.get("reason")
+    dag_id = failed_dag_id(context)
     try:
-        failed, states, report = _gather(run_id)
+        failed, states, report = _gather(dag_id, run_id)
     except Exception:  # dag.test() runs DAG callbacks where task states cannot be read
         log.warning("task states of %s unavailable; alerting with the last task only", run_id)
         ti = context.get("ti")
@@ -213,31 +220,46 @@ def alert_run_failed(context: Mapping[str, Any]) -> None:
         states, report = {}, None
     not_run = sorted(t for t, state in states.items() if state == "upstream_failed")
     stopped = sorted(t for t, s in states.items() if s == "skipped") if reason == TIMED_OUT else []
+    day = (report or {}).get("business_date")
+    if not day and dag_id == DAG_ID:  # only the daily DAG's runs have a business date
+        day = _business_date(context)
     alert = compose_failure_alert(
         run_id=run_id,
-        business_date=(report or {}).get("business_date") or _business_date(context),
+        business_date=day,
         failed=failed,
         not_run=not_run,
         report=report,
-        url=run_url(_base_url(), run_id),
+        url=run_url(_base_url(), run_id, dag_id),
         reason=reason,
         stopped=stopped,
         budget=getattr(context.get("dag"), "dagrun_timeout", None),
+        dag_id=dag_id,
     )
     send_alert(alert)
 
 
-def _gather(run_id: str) -> tuple[list[FailedTask], dict[str, Any], dict[str, Any] | None]:
+def failed_dag_id(context: Mapping[str, Any]) -> str:
+    """The id of the callback's DAG (from ``dag`` or ``dag_run``); ``DAG_ID`` if neither says."""
+    for key in ("dag", "dag_run"):
+        dag_id = getattr(context.get(key), "dag_id", None)
+        if dag_id:
+            return str(dag_id)
+    return DAG_ID
+
+
+def _gather(
+    dag_id: str, run_id: str
+) -> tuple[list[FailedTask], dict[str, Any], dict[str, Any] | None]:
     """The run's failed tasks with their recorded errors, every task's state, the report."""
     from airflow.sdk.execution_time.task_runner import RuntimeTaskInstance
     from airflow.sdk.execution_time.xcom import XCom
 
     states: dict[str, Any] = RuntimeTaskInstance.get_task_states(
-        dag_id=DAG_ID, run_ids=[run_id]
+        dag_id=dag_id, run_ids=[run_id]
     ).get(run_id, {})
 
     def pulled(task_id: str, key: str) -> Any:
-        return XCom.get_one(key=key, dag_id=DAG_ID, task_id=task_id, run_id=run_id)
+        return XCom.get_one(key=key, dag_id=dag_id, task_id=task_id, run_id=run_id)
 
     failed = []
     for task_id in sorted(t for t, state in states.items() if state == "failed"):

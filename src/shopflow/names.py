@@ -1,6 +1,6 @@
 """The names the pipeline and its deployments share, defined once.
 
-The DAG id, the four sources, the ids of every Airflow connection and
+The DAG ids, the four sources, the ids of every Airflow connection and
 variable the code reads (``docs/operations.md`` lists what each one holds),
 and the pools and queue of the DAG's tasks (``docs/deployment.md``).
 """
@@ -8,6 +8,8 @@ and the pools and queue of the DAG's tasks (``docs/deployment.md``).
 from __future__ import annotations
 
 DAG_ID = "shop_daily_etl"
+AUDIT_DAG_ID = "shop_warehouse_audit"
+"""The weekly audit: the daily DAG's column and table checks over whole tables."""
 
 SOURCES = ("sales", "interactions", "products", "clickstream")
 """The four sources, in the DAG's order (and the order of the load audit)."""

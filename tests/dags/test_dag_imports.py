@@ -1,4 +1,4 @@
-"""Parsing the DAG file imports none of the heavy modules: checked in a fresh interpreter.
+"""Parsing a DAG file imports none of the heavy modules: checked in a fresh interpreter.
 
 A subprocess, so an integration test (tests/README.md); the in-process DAG checks
 are in test_shop_daily_etl.py.
@@ -18,7 +18,7 @@ import shopflow
 
 pytestmark = pytest.mark.integration
 
-DAG_FILE = Path(__file__).resolve().parents[2] / "dags" / "shop_daily_etl.py"
+DAG_FILES = sorted((Path(__file__).resolve().parents[2] / "dags").glob("*.py"))
 HEAVY_MODULES = (
     "shopflow.tasks",
     "shopflow.sources",
@@ -42,7 +42,14 @@ HEAVY_MODULES = (
 )
 
 
-def test_parsing_the_dag_imports_nothing_heavy(local_airflow: dict[str, str]) -> None:
+def test_every_dag_file_is_probed() -> None:
+    assert {"shop_daily_etl.py", "shop_warehouse_audit.py"} <= {p.name for p in DAG_FILES}
+
+
+@pytest.mark.parametrize("dag_file", DAG_FILES, ids=lambda p: p.stem)
+def test_parsing_the_dag_imports_nothing_heavy(
+    local_airflow: dict[str, str], dag_file: Path
+) -> None:
     # A fresh interpreter: other tests may already have imported these modules here.
     probe = (
         "import json, runpy, sys; runpy.run_path(sys.argv[1]); "
@@ -53,7 +60,7 @@ def test_parsing_the_dag_imports_nothing_heavy(local_airflow: dict[str, str]) ->
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [source_root, env.get("PYTHONPATH")]))
     prefixes = [f"{name}." for name in HEAVY_MODULES] + list(HEAVY_MODULES)
     result = subprocess.run(
-        [sys.executable, "-c", probe, str(DAG_FILE), *prefixes],
+        [sys.executable, "-c", probe, str(dag_file), *prefixes],
         env=env,
         capture_output=True,
         text=True,

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from datetime import date, timedelta
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
 
 from shopflow import alerts
 from shopflow.alerts import FailedTask, compose_failure_alert, one_line, run_url
+from shopflow.names import AUDIT_DAG_ID, DAG_ID
 
 pytestmark = pytest.mark.unit
 
@@ -119,6 +121,54 @@ def test_the_run_url_quotes_the_run_id() -> None:
     assert run_url("http://127.0.0.1:18090/", "manual__2026-11-29T01:00:00+00:00") == (
         "http://127.0.0.1:18090/dags/shop_daily_etl/runs/manual__2026-11-29T01%3A00%3A00%2B00%3A00"
     )
+
+
+def test_the_audits_e_mail_names_its_dag_and_no_business_date_or_report() -> None:
+    error = "AirflowFailException: shopflow quality check(s) failed: fct_click_event.event_id.x"
+    url = run_url("http://ui", "scheduled__2026-11-29T03:00:00+00:00", AUDIT_DAG_ID)
+    alert = compose_failure_alert(
+        run_id="scheduled__2026-11-29T03:00:00+00:00",
+        business_date=None,
+        failed=[FailedTask("quality.fct_click_event_column_checks", error, 1)],
+        not_run=[],
+        report=None,
+        url=url,
+        dag_id=AUDIT_DAG_ID,
+    )
+    assert alert.subject == (
+        "[shopflow] shop_warehouse_audit failed: fct_click_event_column_checks"
+    )
+    assert alert.text == (
+        "The run scheduled__2026-11-29T03:00:00+00:00 of shop_warehouse_audit failed.\n\n"
+        "Failed tasks:\n"
+        f"  - quality.fct_click_event_column_checks (1 try): {error}\n\n"
+        "Open the run: http://ui/dags/shop_warehouse_audit/runs/"
+        "scheduled__2026-11-29T03%3A00%3A00%2B00%3A00"
+    )
+
+
+def test_the_daily_dags_e_mail_still_says_when_its_business_date_is_unknown() -> None:
+    alert = compose_failure_alert(
+        run_id="r", business_date=None, failed=[], not_run=[], report=None, url="u"
+    )
+    assert alert.subject == (
+        "[shopflow] shop_daily_etl failed for business date unknown: no task failed"
+    )
+    assert "No run report: the report task did not finish." in alert.text
+
+
+@pytest.mark.parametrize(
+    ("context", "dag_id"),
+    [
+        ({"dag": SimpleNamespace(dag_id=AUDIT_DAG_ID)}, AUDIT_DAG_ID),
+        ({"dag_run": SimpleNamespace(dag_id=AUDIT_DAG_ID)}, AUDIT_DAG_ID),
+        ({"dag": None, "dag_run": SimpleNamespace(dag_id=AUDIT_DAG_ID)}, AUDIT_DAG_ID),
+        ({}, DAG_ID),
+    ],
+    ids=["dag", "dag_run", "dag_none", "neither"],
+)
+def test_the_alert_names_the_dag_of_the_failing_run(context: dict[str, Any], dag_id: str) -> None:
+    assert alerts.failed_dag_id(context) == dag_id
 
 
 class RecordingTI:

@@ -16,6 +16,13 @@ Three kinds, each in the format of the common.sql operator that runs it:
   empty). They take the run id and find the business date in the run's
   ``load_audit`` rows, so no date has to be passed around.
 
+Column and table checks of the tables that grow by the day read only the rows a run
+writes (:class:`RunScope`, the operators' ``partition_clause``), so their cost follows
+the day, not the history; the audit (``WHOLE_TABLE_CHECKS``, DAG
+``shop_warehouse_audit``) runs the same checks over whole tables. Keys stay unique
+across scopes because the load keeps them so: primary keys on Postgres, each delta's
+keys checked unique and merged against the whole table on DuckDB (ADR 0010).
+
 Run checks bind their values. The files write placeholders ``:name`` (sqlfluff and
 sqlglot read them); :func:`dollar_style` turns them into the warehouse layer's
 ``$name``, which DuckDB takes natively and ``warehouse.params.to_format`` turns
@@ -63,12 +70,57 @@ STATEMENT_CHECKS: dict[str, StatementChecks] = {
 
 
 @dataclass(frozen=True)
+class RunScope:
+    """The rows of a table that a run's column and table checks read.
+
+    ``column`` on the run's business date D, or at most ``days_before`` dates earlier; D is
+    the run's in ``load_audit`` (``:run_id``, bound). ``column`` may be a timestamp: the
+    range is [D - days_before, D + 1 day).
+    """
+
+    column: str
+    days_before: int = 0
+
+    def __post_init__(self) -> None:
+        if self.days_before < 0:
+            raise ValueError(f"not a run scope: {self}")
+
+    @property
+    def clause(self) -> str:
+        """The ``partition_clause``: fixed SQL text, ``:run_id`` the one placeholder."""
+        bound = (
+            "(select cast(max(audit.business_date) {sign} interval '{days} day' as date)"
+            f" from {TABLES['load_audit'].qualified} as audit where audit.run_id = :{RUN_ID})"
+        )
+        first = bound.format(sign="-", days=self.days_before)
+        after = bound.format(sign="+", days=1)
+        return f"{self.column} >= {first} and {self.column} < {after}"
+
+
+RUN_SCOPES: dict[str, RunScope] = {
+    "fct_order_line": RunScope("updated_at"),  # the lines of the orders updated on D
+    "fct_interaction": RunScope("interaction_date"),  # other dates are quarantined
+    "fct_click_event": RunScope("event_date", 1),  # late events of D - 1 arrive under dt=D
+    "fct_session": RunScope("session_date", 1),  # the sessions of those events
+    "customer_daily": RunScope("activity_date", 1),  # D, and D - 1 of the late events
+}
+"""The tables a run's checks read in part (CONTRACT: their rows accrue by the day); the
+dimensions, ``quarantine`` and ``load_audit`` stay whole (small, or checked per run)."""
+
+
+@dataclass(frozen=True)
 class TableChecks:
-    """The column and table checks of one warehouse table."""
+    """The column and table checks of one warehouse table, over its run scope or whole."""
 
     table: str
     columns: ColumnMapping
     statements: StatementChecks
+    scope: RunScope | None = None
+
+    @property
+    def partition_clause(self) -> str | None:
+        """The scope's clause with ``$run_id``, as the operators and ``evaluate`` send it."""
+        return dollar_style(self.scope.clause) if self.scope else None
 
     @property
     def qualified(self) -> str:
@@ -226,8 +278,9 @@ def key_unique_statement(spec: TableSpec) -> str:
     return f"count(*) = count(distinct {f' || {KEY_SEPARATOR} || '.join(parts)})"
 
 
-def table_checks(spec: TableSpec) -> TableChecks:
-    """Key checks derived from ``spec.key``, plus the table's declared extras."""
+def table_checks(spec: TableSpec, *, scoped: bool = True) -> TableChecks:
+    """Key checks derived from ``spec.key``, plus the table's declared extras; ``scoped``:
+    over the rows of the run (``RUN_SCOPES``), else over the whole table."""
     columns: ColumnMapping = {c: {"null_check": {"equal_to": 0}} for c in spec.key}
     statements: StatementChecks = {}
     if len(spec.key) == 1:
@@ -237,14 +290,22 @@ def table_checks(spec: TableSpec) -> TableChecks:
     for column, checks in VALUE_CHECKS.get(spec.name, {}).items():
         columns.setdefault(column, {}).update(copy.deepcopy(checks))
     statements.update(copy.deepcopy(STATEMENT_CHECKS.get(spec.name, {})))
-    return TableChecks(spec.name, columns, statements)
+    scope = RUN_SCOPES.get(spec.name) if scoped else None
+    return TableChecks(spec.name, columns, statements, scope)
 
 
-TABLE_CHECKS: tuple[TableChecks, ...] = tuple(
-    checks
-    for checks in (table_checks(spec) for spec in TABLES.values())
-    if checks.columns or checks.statements
-)
+def _declared(*, scoped: bool) -> tuple[TableChecks, ...]:
+    return tuple(
+        checks
+        for checks in (table_checks(spec, scoped=scoped) for spec in TABLES.values())
+        if checks.columns or checks.statements
+    )
+
+
+TABLE_CHECKS: tuple[TableChecks, ...] = _declared(scoped=True)
+"""The column and table checks of a run of ``shop_daily_etl``."""
+WHOLE_TABLE_CHECKS: tuple[TableChecks, ...] = _declared(scoped=False)
+"""The same checks over whole tables: the audit's."""
 
 
 def check_names() -> list[str]:

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from shopflow.quality.checks import (
     RUN_CHECKS,
+    RUN_ID,
     TABLE_CHECKS,
     RunCheck,
     TableChecks,
@@ -81,12 +82,23 @@ class CheckResult:
 
 def run_checks(warehouse: Warehouse, *, run_id: str) -> list[CheckResult]:
     """Every declared check against ``warehouse`` for the run ``run_id``, in declaration order."""
-    results: list[CheckResult] = []
-    for declared in TABLE_CHECKS:
-        results += _column_results(warehouse, declared)
-        results += _table_results(warehouse, declared)
+    results = table_results(warehouse, TABLE_CHECKS, run_id=run_id)
     for check in RUN_CHECKS:
         results.append(_run_check_result(warehouse, check, run_id))
+    return results
+
+
+def table_results(
+    warehouse: Warehouse, declared: Sequence[TableChecks], *, run_id: str | None = None
+) -> list[CheckResult]:
+    """The column and table checks of ``declared``; a scoped one reads the rows of ``run_id``."""
+    results: list[CheckResult] = []
+    for table in declared:
+        if table.scope is not None and run_id is None:
+            raise ValueError(f"the checks of {table.table} are scoped to a run: give its run_id")
+        values = {RUN_ID: run_id} if table.scope is not None else {}
+        results += _column_results(warehouse, table, values)
+        results += _table_results(warehouse, table, values)
     return results
 
 
@@ -179,6 +191,12 @@ def run_result(
 # -- the operators' queries ------------------------------------------------------------------
 
 
+def where(declared: TableChecks) -> str:
+    """The operators' ``WHERE <partition_clause>``, or nothing for a whole table."""
+    clause = declared.partition_clause
+    return f"WHERE {clause}" if clause else ""
+
+
 def column_checks_sql(declared: TableChecks) -> str:
     """The query SQLColumnCheckOperator builds for the table's column checks."""
     per_column = (
@@ -188,7 +206,7 @@ def column_checks_sql(declared: TableChecks) -> str:
                 check=check,
                 table=declared.qualified,
                 column=column,
-                partition_clause="",
+                partition_clause=where(declared),
             )
             for check in checks
         )
@@ -205,7 +223,7 @@ def table_checks_sql(declared: TableChecks) -> str:
             check_statement=value["check_statement"],
             check_name=name,
             table=declared.qualified,
-            partition_clause="",
+            partition_clause=where(declared),
         )
         for name, value in declared.statements.items()
     )
@@ -215,11 +233,13 @@ def table_checks_sql(declared: TableChecks) -> str:
 # -- evaluation ------------------------------------------------------------------------------
 
 
-def _column_results(warehouse: Warehouse, declared: TableChecks) -> list[CheckResult]:
+def _column_results(
+    warehouse: Warehouse, declared: TableChecks, values: Mapping[str, Any]
+) -> list[CheckResult]:
     if not declared.columns:
         return []
     names = declared.column_check_names()
-    rows = _rows(warehouse, column_checks_sql(declared), {}, names)
+    rows = _rows(warehouse, column_checks_sql(declared), values, names)
     if isinstance(rows, str):
         return not_run(names, rows)
     found = {(r["col_name"], r["check_type"]): r["check_result"] for r in rows}
@@ -233,11 +253,13 @@ def _column_results(warehouse: Warehouse, declared: TableChecks) -> list[CheckRe
     ]
 
 
-def _table_results(warehouse: Warehouse, declared: TableChecks) -> list[CheckResult]:
+def _table_results(
+    warehouse: Warehouse, declared: TableChecks, values: Mapping[str, Any]
+) -> list[CheckResult]:
     if not declared.statements:
         return []
     names = list(declared.statements)
-    rows = _rows(warehouse, table_checks_sql(declared), {}, names)
+    rows = _rows(warehouse, table_checks_sql(declared), values, names)
     if isinstance(rows, str):
         return not_run(names, rows)
     found = {r["check_name"]: r["check_result"] for r in rows}

@@ -12,7 +12,10 @@ Thin subclasses of ``SQLColumnCheckOperator``, ``SQLTableCheckOperator`` and
 - a column check whose statement gives NULL (an empty table) fails instead of
   raising ``TypeError`` (``accept_none=False``);
 - run checks template ``parameters`` (``{{ run_id }}``) and bind them in the hook's
-  paramstyle: ``$name`` for DuckDB, ``%s`` for psycopg and redshift_connector;
+  paramstyle: ``$name`` for DuckDB, ``%s`` for psycopg and redshift_connector; so do
+  column and table checks scoped to the run's rows (``partition_clause`` reading
+  ``$run_id``, ``checks.RunScope``): the stock ``execute`` sends no parameters, so the
+  hook's ``get_records`` is given them for the call;
 - every task records its checks' results (``shopflow.quality.evaluate.CheckResult``
   dicts) in XCom under ``RESULTS_XCOM_KEY``, also when a check fails or the query
   raises (recorded before raising): the report task reads them instead of running
@@ -22,6 +25,7 @@ Thin subclasses of ``SQLColumnCheckOperator``, ``SQLTableCheckOperator`` and
 from __future__ import annotations
 
 import copy
+import functools
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, NoReturn
@@ -38,7 +42,9 @@ from shopflow.quality.checks import (
     RUN_CHECKS,
     RUN_ID,
     TABLE_CHECKS,
+    WHOLE_TABLE_CHECKS,
     RunCheck,
+    TableChecks,
     column_check_name,
 )
 from shopflow.quality.evaluate import (
@@ -57,15 +63,19 @@ from shopflow.warehouse.params import to_format
 FAILURE_PREFIX = "shopflow quality check(s) failed:"
 
 
-def build_quality_checks(conn_id: str = CONN_WAREHOUSE) -> list[BaseOperator]:
+def build_quality_checks(
+    conn_id: str = CONN_WAREHOUSE, *, whole_tables: bool = False
+) -> list[BaseOperator]:
     """Every check as an operator, created in the current DAG / task group context.
 
     One ``<table>_column_checks`` and one ``<table>_table_checks`` task per table with such checks,
     one task per run check named after it. The tasks are independent of each other.
+    ``whole_tables`` (the audit): the column and table checks over whole tables, no run checks.
     """
     common: dict[str, Any] = {"conn_id": conn_id, "retry_on_failure": False}
     operators: list[BaseOperator] = []
-    for declared in TABLE_CHECKS:
+    for declared in WHOLE_TABLE_CHECKS if whole_tables else TABLE_CHECKS:
+        scoped = _scoped(declared)
         if declared.columns:
             operators.append(
                 ColumnCheckOperator(
@@ -73,6 +83,7 @@ def build_quality_checks(conn_id: str = CONN_WAREHOUSE) -> list[BaseOperator]:
                     table=declared.qualified,
                     column_mapping=copy.deepcopy(declared.columns),
                     accept_none=False,
+                    **scoped,
                     **common,
                 )
             )
@@ -83,11 +94,30 @@ def build_quality_checks(conn_id: str = CONN_WAREHOUSE) -> list[BaseOperator]:
                     table=declared.qualified,
                     checks=copy.deepcopy(declared.statements),
                     accept_none=False,
+                    **scoped,
                     **common,
                 )
             )
-    operators += [RunCheckOperator(check=check, **common) for check in RUN_CHECKS]
+    if not whole_tables:
+        operators += [RunCheckOperator(check=check, **common) for check in RUN_CHECKS]
     return operators
+
+
+def _scoped(declared: TableChecks) -> dict[str, Any]:
+    """The partition clause of a table's run scope and the run id it binds, templated."""
+    if declared.scope is None:
+        return {}
+    return {
+        "partition_clause": declared.partition_clause,
+        "scope_parameters": {RUN_ID: "{{ run_id }}"},
+    }
+
+
+def _for_hook(hook: Any, sql: str, values: Mapping[str, Any]) -> tuple[str, Any]:
+    """``$name`` placeholders as the hook's driver expects them."""
+    if hook.placeholder == "%s":
+        return to_format(sql, values)
+    return sql, dict(values)
 
 
 def _prefer_read_only(operator: Any) -> None:
@@ -128,13 +158,40 @@ class _RecordsResults(BaseOperator):
         raise NotImplementedError
 
 
+class _ScopedToRun(_RecordsResults):
+    """A column or table check whose ``partition_clause`` may read ``$run_id``.
+
+    ``scope_parameters`` (templated) are bound for the stock ``execute``'s one query,
+    which itself passes none: the hook's ``get_records`` is given them for the call.
+    """
+
+    def __init__(self, *, scope_parameters: Mapping[str, Any] | None = None, **kwargs: Any):
+        super().__init__(**kwargs)
+        self.scope_parameters = dict(scope_parameters or {})
+
+    def run_checks(self, context: Context) -> None:
+        if not self.scope_parameters:
+            super().run_checks(context)
+            return
+        check: Any = self  # a common.sql check operator (the subclasses' other base)
+        hook = check.get_db_hook()
+        check.sql, values = _for_hook(hook, check.sql, self.scope_parameters)
+        hook.get_records = functools.partial(hook.get_records, parameters=values)
+        try:
+            super().run_checks(context)
+        finally:
+            del hook.get_records  # the class's method again
+
+
 def _could_not_run(names: Sequence[str], error: BaseException | None) -> list[CheckResult]:
     first_line = str(error).strip().splitlines()[0] if str(error).strip() else repr(error)
     return not_run(names, f"could not run {', '.join(names)}: {first_line}")
 
 
-class ColumnCheckOperator(_RecordsResults, SQLColumnCheckOperator):
+class ColumnCheckOperator(_ScopedToRun, SQLColumnCheckOperator):
     """``SQLColumnCheckOperator`` naming failed checks ``<table>.<column>.<check>``."""
+
+    template_fields = (*SQLColumnCheckOperator.template_fields, "scope_parameters")
 
     def _get_match(self, check_values: Any, record: Any, tolerance: Any = None) -> bool:
         if record is None and not self.accept_none:
@@ -167,8 +224,10 @@ class ColumnCheckOperator(_RecordsResults, SQLColumnCheckOperator):
         super()._raise_exception(_failure(failed, exception_string))
 
 
-class TableCheckOperator(_RecordsResults, SQLTableCheckOperator):
+class TableCheckOperator(_ScopedToRun, SQLTableCheckOperator):
     """``SQLTableCheckOperator`` naming failed checks by their keys."""
+
+    template_fields = (*SQLTableCheckOperator.template_fields, "scope_parameters")
 
     def results(self, error: BaseException | None) -> list[CheckResult]:
         table = self.table.rsplit(".", 1)[-1]
@@ -208,11 +267,12 @@ class RunCheckOperator(_RecordsResults, SQLCheckOperator):
 
     def run_checks(self, context: Context) -> None:
         sql, values = self.sql, dict(self.parameters or {})
-        self.sql, self.parameters = self._for_hook(sql, values)
+        hook = self.get_db_hook()
+        self.sql, self.parameters = _for_hook(hook, sql, values)
         super().run_checks(context)
         if self.warning_parameters:
-            self._warning_row = self.get_db_hook().get_first(
-                *self._for_hook(sql, {**values, **self.warning_parameters})
+            self._warning_row = hook.get_first(
+                *_for_hook(hook, sql, {**values, **self.warning_parameters})
             )
             if not self._warning_row or not all(self._warning_row):
                 self.log.warning(
@@ -236,12 +296,6 @@ class RunCheckOperator(_RecordsResults, SQLCheckOperator):
         if error is not None and self._warning_row is None:  # the warning query raised
             return _could_not_run([self.check_name], error)
         return [run_result(self.check, outcome, run_row_outcome(self._warning_row))]
-
-    def _for_hook(self, sql: str, values: Mapping[str, Any]) -> tuple[str, Any]:
-        """``$name`` placeholders as the hook's driver expects them."""
-        if self.get_db_hook().placeholder == "%s":
-            return to_format(sql, values)
-        return sql, dict(values)
 
     def _raise_exception(self, exception_string: str) -> NoReturn:
         super()._raise_exception(_failure([self.check_name], exception_string))

@@ -12,7 +12,9 @@ days, and an unpaused DAG would otherwise start the run of its latest cron tick
 (yesterday) at once. Runs come from ``shopflow run``/``backfill`` and the UI.
 In Airflow 3.3 that switch also stops asset-triggered runs (the downstream
 ``shop_campaign_revenue``): ``SHOPFLOW_LOCAL_SCHEDULE=on`` when the stack starts
-turns both on, cron ticks included (docs/lineage.md).
+turns both on, cron ticks included (docs/lineage.md). The weekly
+``shop_warehouse_audit`` starts paused, like every new DAG: unpause and trigger it
+in the UI (docs/operations.md, "The weekly audit").
 
 A stack started with ``--executor celery`` runs the CeleryExecutor instead, with
 two Celery workers beside these four processes (celery_settings).

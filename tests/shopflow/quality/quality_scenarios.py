@@ -20,8 +20,8 @@ from typing import Any
 
 import pyarrow as pa
 
-from shopflow.quality.checks import check_names
-from shopflow.quality.evaluate import CheckResult, failures, run_checks
+from shopflow.quality.checks import RUN_SCOPES, WHOLE_TABLE_CHECKS, check_names
+from shopflow.quality.evaluate import CheckResult, failures, run_checks, table_results
 from shopflow.warehouse.arrow import arrow_schema
 from shopflow.warehouse.base import AuditRow, Warehouse
 from shopflow.warehouse.names import column_list
@@ -270,6 +270,16 @@ def assert_all_pass(world: World) -> list[CheckResult]:
     return results
 
 
+def copy_without_keys(world: World, table: str) -> None:
+    """Replace ``table`` by a copy without its primary key, so that a duplicate can go in."""
+    for sql in (
+        f"create table analytics.{table}_copy as select * from analytics.{table}",
+        f"drop table analytics.{table}",
+        f"alter table analytics.{table}_copy rename to {table}",
+    ):
+        world.execute(sql)
+
+
 # -- scenarios -------------------------------------------------------------------------------
 
 
@@ -289,14 +299,11 @@ def clean_state_passes_every_check(make: Make) -> None:
 
 def duplicate_key_fails_unique_check(make: Make) -> None:
     world = clean(make)
-    for sql in (  # the primary key would refuse the duplicate: copy the table without it
-        "create table analytics.fct_click_event_copy as select * from analytics.fct_click_event",
-        "drop table analytics.fct_click_event",
-        "alter table analytics.fct_click_event_copy rename to fct_click_event",
+    copy_without_keys(world, "fct_click_event")  # the primary key would refuse the duplicate
+    world.execute(
         "insert into analytics.fct_click_event\n"
-        f"select * from analytics.fct_click_event where event_id = 'e-{D}-0'",
-    ):
-        world.execute(sql)
+        f"select * from analytics.fct_click_event where event_id = 'e-{D}-0'"
+    )
     assert_only_failure(world, "fct_click_event.event_id.unique_check")
 
 
@@ -457,7 +464,47 @@ def run_without_audit_rows_fails_its_run_checks(make: Make) -> None:
         "row_count_click_events",
         "row_count_interactions",
     }
-    assert failed(results) == run_checks_failed
+    # A run scope without rows: the null counts and minimums are NULL, which fails.
+    empty_scopes_failed = {
+        "fct_order_line.order_id.null_check",
+        "fct_order_line.line_no.null_check",
+        "fct_order_line.quantity.min",
+        "fct_order_line.unit_price.min",
+        "fct_order_line.line_revenue_usd.min",
+        "fct_order_line.fx_rate.min",
+        "fct_interaction.interaction_id.null_check",
+        "fct_click_event.event_id.null_check",
+        "fct_session.session_id.null_check",
+        "customer_daily.activity_date.null_check",
+        "customer_daily.customer_id.null_check",
+    }
+    assert {name.split(".")[0] for name in empty_scopes_failed} == set(RUN_SCOPES)
+    assert failed(results) == run_checks_failed | empty_scopes_failed
+
+
+AUDIT_ONLY_FAILURES = {"fct_click_event.event_id.unique_check", "fct_order_line.quantity.min"}
+"""What :func:`plant_before_the_run_scope` breaks."""
+
+
+def plant_before_the_run_scope(world: World) -> None:
+    """A duplicate click event and a negative quantity, both dated 3 days before D."""
+    old = D - timedelta(days=3)
+    copy_without_keys(world, "fct_click_event")
+    world.execute(
+        "insert into analytics.fct_click_event\n"
+        f"select * from analytics.fct_click_event where event_id = 'e-{old}-0'"
+    )
+    world.execute(
+        "update analytics.fct_order_line set quantity = -1\n"
+        f"where order_date = date '{old}' and line_no = 2"
+    )
+
+
+def violations_before_the_run_scope_fail_only_the_audit(make: Make) -> None:
+    world = with_history(make, days=3, lines=LINES)
+    plant_before_the_run_scope(world)
+    assert_all_pass(world)  # D's run reads D's rows (and D - 1's clicks)
+    assert failed(table_results(world.warehouse, WHOLE_TABLE_CHECKS)) == AUDIT_ONLY_FAILURES
 
 
 def row_count_4x_with_7_earlier_days_fails(make: Make) -> None:
@@ -498,6 +545,7 @@ SCENARIOS: list[Callable[[Make], None]] = [
     revenue_mismatch_fails,
     broken_reconciliation_fails,
     run_without_audit_rows_fails_its_run_checks,
+    violations_before_the_run_scope_fail_only_the_audit,
     row_count_4x_with_7_earlier_days_fails,
     row_count_steady_with_7_earlier_days_passes,
     row_count_4x_with_3_earlier_days_warns,

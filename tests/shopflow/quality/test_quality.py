@@ -21,7 +21,7 @@ import quality_scenarios as sc
 import structlog
 
 from shopflow.names import CONN_WAREHOUSE
-from shopflow.quality.checks import RUN_CHECKS
+from shopflow.quality.checks import RUN_CHECKS, RUN_SCOPES
 from shopflow.quality.evaluate import RESULTS_XCOM_KEY, check_tasks, run_checks
 from shopflow.quality.operators import FAILURE_PREFIX
 from shopflow.warehouse.factory import warehouse_from_url
@@ -69,19 +69,19 @@ def connected(connected_warehouse_url: str) -> sc.Make:
     return lambda: world(connected_warehouse_url)
 
 
-def build_operators() -> list[Any]:
+def build_operators(*, whole_tables: bool = False) -> list[Any]:
     """Fresh operators from build_quality_checks, in a throwaway DAG."""
     from airflow.sdk import DAG
 
     from shopflow.quality.operators import build_quality_checks
 
     with DAG("quality_test", schedule=None, start_date=datetime(2024, 1, 1)):
-        return build_quality_checks(CONN_WAREHOUSE)
+        return build_quality_checks(CONN_WAREHOUSE, whole_tables=whole_tables)
 
 
-def operators() -> dict[str, Any]:
-    """The operators by task id."""
-    return {op.task_id: op for op in build_operators()}
+def operators(*, whole_tables: bool = False) -> dict[str, Any]:
+    """The operators by task id (the audit's with ``whole_tables``)."""
+    return {op.task_id: op for op in build_operators(whole_tables=whole_tables)}
 
 
 class RecordingTI:
@@ -101,12 +101,14 @@ def execute(op: Any, run_id: str = sc.RUN, ti: RecordingTI | None = None) -> Non
     op.execute(context)
 
 
-def run_operators(run_id: str = sc.RUN) -> tuple[dict[str, str], dict[str, Any]]:
+def run_operators(
+    run_id: str = sc.RUN, *, whole_tables: bool = False
+) -> tuple[dict[str, str], dict[str, Any]]:
     """Every operator executed: (failed task id -> message, task id -> its recorded results)."""
     from airflow.sdk.exceptions import AirflowFailException
 
     failed, recorded = {}, {}
-    for task_id, op in operators().items():
+    for task_id, op in operators(whole_tables=whole_tables).items():
         ti = RecordingTI()
         try:
             execute(op, run_id, ti)
@@ -116,9 +118,9 @@ def run_operators(run_id: str = sc.RUN) -> tuple[dict[str, str], dict[str, Any]]
     return failed, recorded
 
 
-def failing_tasks(run_id: str = sc.RUN) -> dict[str, str]:
+def failing_tasks(run_id: str = sc.RUN, *, whole_tables: bool = False) -> dict[str, str]:
     """Every operator executed; the task ids that failed, with their messages."""
-    return run_operators(run_id)[0]
+    return run_operators(run_id, whole_tables=whole_tables)[0]
 
 
 def assert_records_match_evaluate(world: sc.World, run_id: str = sc.RUN) -> dict[str, Any]:
@@ -226,11 +228,25 @@ def test_operators_fail_each_naming_its_check(connected: sc.Make) -> None:
     )
 
 
+def test_only_the_audit_operators_see_violations_before_the_run_scope(
+    connected: sc.Make,
+) -> None:
+    sc.plant_before_the_run_scope(sc.with_history(connected, days=3, lines=sc.LINES))
+    assert failing_tasks() == {}
+    audit = failing_tasks(whole_tables=True)
+    assert sorted(audit) == ["fct_click_event_column_checks", "fct_order_line_column_checks"]
+    assert audit["fct_click_event_column_checks"].startswith(
+        f"{FAILURE_PREFIX} fct_click_event.event_id.unique_check\n"
+    )
+
+
 @pytest.mark.parametrize("run_id", ["manual__never-ran", "manual__it's-not-there"])
 def test_operators_fail_a_run_without_audit_rows(connected: sc.Make, run_id: str) -> None:
-    """The run checks bind the run id (a quote in it is harmless) and find no audit rows."""
+    """The run checks and the scoped column checks bind the run id (a quote in it is
+    harmless) and find no audit rows: no scope, so NULL null counts and minimums."""
     sc.clean(connected)
-    assert set(failing_tasks(run_id=run_id)) == {c.name for c in RUN_CHECKS}
+    scoped = {f"{table}_column_checks" for table in RUN_SCOPES}
+    assert set(failing_tasks(run_id=run_id)) == {c.name for c in RUN_CHECKS} | scoped
 
 
 def test_row_count_operator_warns_without_failing(connected: sc.Make) -> None:
