@@ -39,10 +39,13 @@ def is_distinct_from(left: str, right: str) -> str:
 
 @dataclass(frozen=True)
 class MergeStyle:
-    """A dialect's choices: ``delete ... using`` or a correlated ``exists``; null-safe ``<>``."""
+    """A dialect's choices: ``delete ... using`` or a correlated ``exists``; null-safe ``<>``;
+    new keys inserted with ``on conflict (key) do nothing`` (a dialect whose tables declare
+    their key: each delta row probes the key's index) or ``where not exists`` (a join)."""
 
     delete_using: bool = False
     distinct: Callable[[str, str], str] = is_distinct_from
+    on_conflict: bool = False
 
 
 @dataclass(frozen=True)
@@ -90,9 +93,11 @@ def _delete_matching(spec: TableSpec, style: MergeStyle, extra: str = "") -> str
     )
 
 
-def _insert_absent(spec: TableSpec) -> str:
+def _insert_absent(spec: TableSpec, style: MergeStyle) -> str:
     """Insert the delta rows whose key is absent from the target."""
     tgt = target(spec)
+    if style.on_conflict:
+        return f"{_insert_all(spec)}\non conflict ({column_list(list(spec.key))}) do nothing"
     return (
         f"insert into {tgt} ({column_list(spec.column_names)})\n"
         f"select {column_list(spec.column_names, 'd')}\n"
@@ -121,7 +126,7 @@ def _upsert_newest(spec: TableSpec, style: MergeStyle) -> list[MergeStatement]:
             Role.REPLACED,
         ),
         MergeStatement(
-            spec.name, f"inserting new {spec.name} rows", _insert_absent(spec), Role.INSERTED
+            spec.name, f"inserting new {spec.name} rows", _insert_absent(spec, style), Role.INSERTED
         ),
     ]
 
@@ -161,7 +166,7 @@ def _snapshot(spec: TableSpec, style: MergeStyle) -> list[MergeStatement]:
         MergeStatement(
             spec.name,
             f"inserting new and changed {spec.name} rows",
-            _insert_absent(spec),
+            _insert_absent(spec, style),
             Role.INSERTED,
         ),
         MergeStatement(
@@ -173,10 +178,10 @@ def _snapshot(spec: TableSpec, style: MergeStyle) -> list[MergeStatement]:
     ]
 
 
-def _insert_new(spec: TableSpec, _style: MergeStyle) -> list[MergeStatement]:
+def _insert_new(spec: TableSpec, style: MergeStyle) -> list[MergeStatement]:
     return [
         MergeStatement(
-            spec.name, f"inserting new {spec.name} rows", _insert_absent(spec), Role.INSERTED
+            spec.name, f"inserting new {spec.name} rows", _insert_absent(spec, style), Role.INSERTED
         )
     ]
 

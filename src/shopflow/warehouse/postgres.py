@@ -55,7 +55,7 @@ class PostgresWarehouse(Warehouse):
     """A Postgres database; ``connect`` opens a psycopg 3 connection (from a URL or a hook)."""
 
     dialect = "postgres"
-    merge_style = MergeStyle(delete_using=True)
+    merge_style = MergeStyle(delete_using=True, on_conflict=True)  # primary keys: ddl.ENFORCED_KEYS
 
     def __init__(
         self,
@@ -96,6 +96,8 @@ class PostgresWarehouse(Warehouse):
 
     def _stage_steps(self, spec: TableSpec, *, filled: bool, ctx: LoadContext) -> list[Step]:
         cols = ", ".join(f"{ident(c.name)} {column_type(c.type, 'postgres')}" for c in spec.columns)
+        if spec.key:  # a delta repeating a key fails its copy, loudly: the merges insert
+            cols += f", primary key ({column_list(list(spec.key))})"  # on conflict do nothing
         steps = [
             Step(
                 Phase.STAGE,

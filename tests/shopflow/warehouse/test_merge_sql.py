@@ -11,7 +11,7 @@ from sqlglot import exp
 from sqlglot.errors import ErrorLevel
 
 from shopflow.warehouse.base import LoadContext, Phase, Warehouse
-from shopflow.warehouse.ddl import create_all, create_table, index_name
+from shopflow.warehouse.ddl import ENFORCED_KEYS, create_all, create_table, index_name
 from shopflow.warehouse.duckdb import DuckDBWarehouse
 from shopflow.warehouse.merge import MergeStyle, Role, merge_statements
 from shopflow.warehouse.names import ident
@@ -70,7 +70,13 @@ def test_upsert_newest_lets_the_delta_win_ties() -> None:
     assert remove.sql.startswith(
         'delete from "analytics"."dim_customer"\nusing "delta_dim_customer"'
     )
-    assert "where not exists" in insert.sql
+    assert insert.sql.endswith('on conflict ("customer_id") do nothing')  # the primary key
+    assert "where not exists" in merge_statements(DIM_CUSTOMER, STYLES["duckdb"])[1].sql
+
+
+def test_only_dialects_with_primary_keys_insert_on_conflict() -> None:
+    for dialect, style in STYLES.items():
+        assert style.on_conflict is (dialect in ENFORCED_KEYS), dialect
 
 
 def test_snapshot_deactivates_only_from_a_non_empty_snapshot() -> None:

@@ -59,7 +59,19 @@ where
     candidates.customer_id is null
     or candidates.customer_id <> customers.customer_id;
 
+analyze tmp_resolved_interactions;
+
+-- The date bounds are implied (each resolved row carries its own interaction_date): a
+-- range the scan can take from an index or the sort order instead of the whole table.
 update analytics.fct_interaction
-set customer_id = resolved_customer_id
+set customer_id = tmp_resolved_interactions.resolved_customer_id
 from tmp_resolved_interactions
-where interaction_id = resolved_interaction_id;
+where
+    fct_interaction.interaction_id = tmp_resolved_interactions.resolved_interaction_id
+    and fct_interaction.interaction_date = tmp_resolved_interactions.interaction_date
+    and fct_interaction.interaction_date >= (
+        select min(bounds.interaction_date) from tmp_resolved_interactions as bounds
+    )
+    and fct_interaction.interaction_date <= (
+        select max(bounds.interaction_date) from tmp_resolved_interactions as bounds
+    );

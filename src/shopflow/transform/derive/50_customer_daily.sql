@@ -9,10 +9,10 @@ where
     customer_daily.activity_date = affected.activity_date
     and customer_daily.customer_id = affected.customer_id;
 
--- The sessions of the affected customers, each paired with every affected date of its
--- customer on or after its session_date (its events are dated from then on): the sessions
--- whose events without a customer count for an affected row (rule 6). A table of its own,
--- so that the events are joined with these few sessions, not with every session first.
+-- The sessions of the affected customers, each paired with every affected date its
+-- events can have (from its session_date to the date of its ended_at): the sessions whose
+-- events without a customer count for an affected row (rule 6). A table of its own, so
+-- that the events are joined with these few sessions, not with every session first.
 drop table if exists tmp_key_sessions;
 
 create temp table tmp_key_sessions as
@@ -24,7 +24,8 @@ from analytics.fct_session as sessions
 inner join tmp_affected_keys as affected
     on
         sessions.customer_id = affected.customer_id
-        and sessions.session_date <= affected.activity_date;
+        and sessions.session_date <= affected.activity_date
+        and sessions.ended_at >= affected.activity_date;
 
 analyze tmp_key_sessions;
 
@@ -53,6 +54,16 @@ affected as (
     from tmp_affected_keys
 ),
 
+-- The first and last affected dates: each fact table is read between them (implied by
+-- the joins on the date; a range the scan can take from an index or the sort order, so
+-- the cost follows the affected dates, not the history).
+bounds as (
+    select
+        min(activity_date) as first_date,
+        max(activity_date) as last_date
+    from tmp_affected_keys
+),
+
 order_lines as (
     select
         order_line.order_date as activity_date,
@@ -67,6 +78,9 @@ order_lines as (
         on
             order_line.order_date = affected.activity_date
             and order_line.customer_id = affected.customer_id
+    where
+        order_line.order_date >= (select bounds.first_date from bounds)
+        and order_line.order_date <= (select bounds.last_date from bounds)
 ),
 
 daily_orders as (
@@ -93,6 +107,9 @@ daily_sessions as (
         on
             sessions.session_date = affected.activity_date
             and sessions.customer_id = affected.customer_id
+    where
+        sessions.session_date >= (select bounds.first_date from bounds)
+        and sessions.session_date <= (select bounds.last_date from bounds)
     group by sessions.session_date, sessions.customer_id
 ),
 
@@ -107,6 +124,9 @@ attributed_events as (
         on
             events.event_date = affected.activity_date
             and events.customer_id = affected.customer_id
+    where
+        events.event_date >= (select bounds.first_date from bounds)
+        and events.event_date <= (select bounds.last_date from bounds)
     union all
     select
         events.event_date as activity_date,
@@ -117,7 +137,10 @@ attributed_events as (
         on
             events.session_id = key_sessions.session_id
             and events.event_date = key_sessions.activity_date
-    where events.customer_id is null
+    where
+        events.customer_id is null
+        and events.event_date >= (select bounds.first_date from bounds)
+        and events.event_date <= (select bounds.last_date from bounds)
 ),
 
 daily_events as (
@@ -143,6 +166,9 @@ daily_interactions as (
         on
             interactions.interaction_date = affected.activity_date
             and interactions.customer_id = affected.customer_id
+    where
+        interactions.interaction_date >= (select bounds.first_date from bounds)
+        and interactions.interaction_date <= (select bounds.last_date from bounds)
     group by interactions.interaction_date, interactions.customer_id
 ),
 
@@ -163,11 +189,11 @@ touches as (
             and daily_orders.first_order_ts >= interactions.occurred_at
     where
         interactions.type in ('email_click', 'sms_click', 'push_open')
-        -- implied by the window; a bound the scan can skip older interactions by
+        -- implied by the window; bounds the scan can skip other interactions by
         and interactions.interaction_date >= (
-            select cast(min(bounds.activity_date) - interval '7 days' as date)
-            from tmp_affected_keys as bounds
+            select cast(bounds.first_date - interval '7 days' as date) from bounds
         )
+        and interactions.interaction_date <= (select bounds.last_date from bounds)
 ),
 
 last_touches as (

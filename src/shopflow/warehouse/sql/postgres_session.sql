@@ -6,3 +6,4 @@
 set timezone = 'UTC';
 set datestyle = 'ISO, YMD';
 set jit = off;
+set work_mem = '256MB';
