@@ -16,12 +16,12 @@ only D's rows and file, so re-running a date is safe.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 from airflow.sdk import dag, task
 
-from shopflow.alerts import record_task_failure
+from shopflow.dag_defaults import task_defaults
 from shopflow.lineage.assets import WAREHOUSE_READY
 from shopflow.marts.campaign_revenue import DAG_ID
 
@@ -34,14 +34,7 @@ from shopflow.marts.campaign_revenue import DAG_ID
     catchup=False,
     max_active_runs=1,
     tags=["shopflow", "mart", "downstream"],
-    default_args={
-        "owner": "data-eng",
-        "retries": 2,
-        "retry_exponential_backoff": 2.0,
-        "retry_delay": timedelta(seconds=30),
-        "max_retry_delay": timedelta(minutes=10),
-        "on_failure_callback": record_task_failure,
-    },
+    default_args=task_defaults(),
 )
 def shop_campaign_revenue() -> None:
     @task

@@ -64,7 +64,8 @@ from typing import Any, NamedTuple
 
 from airflow.sdk import CronTriggerTimetable, Param, dag, task, task_group
 
-from shopflow.alerts import REPORT_XCOM_KEY, alert_run_failed, record_task_failure
+from shopflow.alerts import REPORT_XCOM_KEY, alert_run_failed
+from shopflow.dag_defaults import task_defaults
 from shopflow.lineage.assets import WAREHOUSE_READY
 from shopflow.names import (
     DAG_ID,
@@ -79,7 +80,6 @@ from shopflow.quality.evaluate import QUALITY_GROUP, RESULTS_XCOM_KEY, check_tas
 # Read at parse time from the environment (never from Variables): tests shorten them.
 RUN_BUDGET = timedelta(minutes=float(os.environ.get("SHOPFLOW_RUN_BUDGET_MINUTES", "360")))
 """A run still going this long after it started is stopped, and alerts (ADR 0008)."""
-RETRY_DELAY = timedelta(seconds=float(os.environ.get("SHOPFLOW_RETRY_DELAY_SECONDS", "30")))
 """The first retry's wait; each next one doubles, up to 10 minutes."""
 
 
@@ -128,16 +128,7 @@ def run_arguments(context: Any) -> RunArgs:
         ),
     },
     tags=["shopflow", "etl", "daily"],
-    default_args={
-        "owner": "data-eng",
-        "retries": 2,
-        # Airflow 3.3 takes a multiplier (True is read as 2.0): 30 s, 60 s, ... capped.
-        "retry_exponential_backoff": 2.0,
-        "retry_delay": RETRY_DELAY,
-        "max_retry_delay": timedelta(minutes=10),
-        # Records the error for the run's alert; no e-mail per task or per try.
-        "on_failure_callback": record_task_failure,
-    },
+    default_args=task_defaults(),
 )
 def shop_daily_etl() -> None:
     @task_group(group_id="extract")

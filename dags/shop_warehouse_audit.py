@@ -38,7 +38,8 @@ from datetime import UTC, datetime, timedelta
 
 from airflow.sdk import CronTriggerTimetable, dag, task_group
 
-from shopflow.alerts import alert_run_failed, record_task_failure
+from shopflow.alerts import alert_run_failed
+from shopflow.dag_defaults import task_defaults
 from shopflow.names import AUDIT_DAG_ID
 from shopflow.quality.evaluate import QUALITY_GROUP
 
@@ -53,15 +54,7 @@ from shopflow.quality.evaluate import QUALITY_GROUP
     dagrun_timeout=timedelta(hours=2),
     on_failure_callback=alert_run_failed,  # one e-mail per failed run
     tags=["shopflow", "quality", "audit"],
-    default_args={
-        "owner": "data-eng",
-        "retries": 2,
-        "retry_exponential_backoff": 2.0,
-        "retry_delay": timedelta(seconds=30),
-        "max_retry_delay": timedelta(minutes=10),
-        # Records the error for the run's alert; no e-mail per task or per try.
-        "on_failure_callback": record_task_failure,
-    },
+    default_args=task_defaults(),
 )
 def shop_warehouse_audit() -> None:
     @task_group(group_id=QUALITY_GROUP)  # a failed check is not retried, a lock is
