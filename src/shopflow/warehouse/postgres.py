@@ -96,8 +96,6 @@ class PostgresWarehouse(Warehouse):
 
     def _stage_steps(self, spec: TableSpec, *, filled: bool, ctx: LoadContext) -> list[Step]:
         cols = ", ".join(f"{ident(c.name)} {column_type(c.type, 'postgres')}" for c in spec.columns)
-        if spec.key:  # a delta repeating a key fails its copy, loudly: the merges insert
-            cols += f", primary key ({column_list(list(spec.key))})"  # on conflict do nothing
         steps = [
             Step(
                 Phase.STAGE,
@@ -120,6 +118,8 @@ class PostgresWarehouse(Warehouse):
                     f"analyze {delta(spec)}",
                 ),
             ]
+            if spec.key:
+                steps.append(_unique_keys_step(spec))
         return steps
 
     def _lock_steps(self) -> list[Step]:
@@ -127,6 +127,23 @@ class PostgresWarehouse(Warehouse):
 
     def _hash_sum(self, row_text: str) -> str:
         return f"coalesce(sum(('x' || substr(md5({row_text}), 1, 16))::bit(64)::bigint), 0)"
+
+
+def _unique_keys_step(spec: TableSpec) -> Step:
+    """Fail the load when a delta repeats a key: the merges insert new keys ``on conflict do
+    nothing``, which would keep one of the rows silently. A grouping, not a primary key on
+    the temp table: at SF 10 building that index took minutes (temp buffers are small)."""
+    keys = column_list(list(spec.key))
+    message = f"{delta_name(spec.name)} holds a key ({', '.join(spec.key)}) more than once"
+    return Step(
+        Phase.STAGE,
+        f"checking the keys of {delta_name(spec.name)} are unique",
+        "do $$ begin\n"
+        f"  if exists (select 1 from {delta(spec)} group by {keys} having count(*) > 1) then\n"
+        f"    raise exception '{message}';\n"
+        "  end if;\n"
+        "end $$",
+    )
 
 
 class _PostgresSession:
