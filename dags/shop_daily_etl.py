@@ -80,7 +80,6 @@ from shopflow.quality.evaluate import QUALITY_GROUP, RESULTS_XCOM_KEY, check_tas
 # Read at parse time from the environment (never from Variables): tests shorten them.
 RUN_BUDGET = timedelta(minutes=float(os.environ.get("SHOPFLOW_RUN_BUDGET_MINUTES", "360")))
 """A run still going this long after it started is stopped, and alerts (ADR 0008)."""
-"""The first retry's wait; each next one doubles, up to 10 minutes."""
 
 
 class RunArgs(NamedTuple):

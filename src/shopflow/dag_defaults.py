@@ -18,11 +18,11 @@ RETRY_DELAY = timedelta(seconds=float(os.environ.get("SHOPFLOW_RETRY_DELAY_SECON
 MAX_RETRY_DELAY = timedelta(minutes=10)
 
 
-def task_defaults(retries: int = 2) -> dict[str, Any]:
-    """``default_args``: ``retries`` tries more, waiting 30 s, 60 s, ... at most 10 minutes."""
+def task_defaults() -> dict[str, Any]:
+    """``default_args``: two retries, waiting 30 s, then 60 s (doubling, at most 10 minutes)."""
     return {
         "owner": "data-eng",
-        "retries": retries,
+        "retries": 2,
         # Airflow 3.3 takes a multiplier (True is read as 2.0): 30 s, 60 s, ... capped.
         "retry_exponential_backoff": 2.0,
         "retry_delay": RETRY_DELAY,

@@ -31,7 +31,7 @@ from shopflow.warehouse.arrow import audit_table
 from shopflow.warehouse.deltas import Delta, DeltaInput, ParquetDelta, as_delta
 from shopflow.warehouse.errors import DeltaError, WarehouseError
 from shopflow.warehouse.merge import MergeStyle, Role, merge_statements
-from shopflow.warehouse.names import ident, target
+from shopflow.warehouse.names import column_list, delta, delta_name, ident, target
 from shopflow.warehouse.results import AuditRow, LoadResult, TableLoad
 from shopflow.warehouse.tables import LOAD_AUDIT, TABLES, TableSpec, Upkeep
 
@@ -82,6 +82,20 @@ class LoadContext:
 
     business_date: date
     run_id: str
+
+
+def unique_keys_step(spec: TableSpec, fail: Callable[[str, str], str]) -> Step:
+    """A stage step failing the load when ``delta_<table>`` repeats a key, for dialects whose
+    merges would not: ``fail(repeated, message)`` is the dialect's statement that raises
+    ``message`` when the query ``repeated`` returns a row. A grouping, which spills."""
+    keys = column_list(list(spec.key))
+    repeated = f"select 1 from {delta(spec)} group by {keys} having count(*) > 1"
+    message = f"{delta_name(spec.name)} holds a key ({', '.join(spec.key)}) more than once"
+    return Step(
+        Phase.STAGE,
+        f"checking the keys of {delta_name(spec.name)} are unique",
+        fail(repeated, message),
+    )
 
 
 BEGIN = Step(Phase.BEGIN, "beginning the load transaction", "begin")

@@ -27,7 +27,15 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 
-from shopflow.warehouse.base import Delta, LoadContext, Params, Phase, Step, Warehouse
+from shopflow.warehouse.base import (
+    Delta,
+    LoadContext,
+    Params,
+    Phase,
+    Step,
+    Warehouse,
+    unique_keys_step,
+)
 from shopflow.warehouse.ddl import column_type
 from shopflow.warehouse.errors import WarehouseError
 from shopflow.warehouse.merge import MergeStyle
@@ -168,7 +176,7 @@ class DuckDBWarehouse(Warehouse):
                 )
             )
             if spec.key:
-                steps.append(_unique_keys_step(spec))
+                steps.append(unique_keys_step(spec, _raise_if_any))
         return steps
 
     def _lock_steps(self) -> list[Step]:
@@ -178,17 +186,10 @@ class DuckDBWarehouse(Warehouse):
         return f"coalesce(sum(md5_number_lower({row_text})), 0)"
 
 
-def _unique_keys_step(spec: TableSpec) -> Step:
-    """Fail the load when a delta repeats a key: the tables declare no primary key here
-    (ddl.ENFORCED_KEYS), and a grouping spills where a key index would not."""
-    keys = column_list(list(spec.key))
-    message = f"{delta_name(spec.name)} holds a key ({', '.join(spec.key)}) more than once"
-    return Step(
-        Phase.STAGE,
-        f"checking the keys of {delta_name(spec.name)} are unique",
-        f"select error('{message}') from {delta(spec)}\n"
-        f"group by {keys} having count(*) > 1 limit 1",
-    )
+def _raise_if_any(repeated: str, message: str) -> str:
+    """The tables declare no primary key here (ddl.ENFORCED_KEYS): ``error()`` fails the load
+    when the delta repeats a key, where a key index would not spill."""
+    return f"select error('{message}') from ({repeated} limit 1) as repeated"
 
 
 class _DuckDBSession:

@@ -22,7 +22,15 @@ import pyarrow as pa
 import pyarrow.csv as pa_csv
 from psycopg.rows import tuple_row
 
-from shopflow.warehouse.base import Delta, LoadContext, Params, Phase, Step, Warehouse
+from shopflow.warehouse.base import (
+    Delta,
+    LoadContext,
+    Params,
+    Phase,
+    Step,
+    Warehouse,
+    unique_keys_step,
+)
 from shopflow.warehouse.ddl import column_type
 from shopflow.warehouse.merge import MergeStyle
 from shopflow.warehouse.names import column_list, delta, delta_name, ident
@@ -119,7 +127,7 @@ class PostgresWarehouse(Warehouse):
                 ),
             ]
             if spec.key:
-                steps.append(_unique_keys_step(spec))
+                steps.append(unique_keys_step(spec, _raise_if_any))
         return steps
 
     def _lock_steps(self) -> list[Step]:
@@ -129,20 +137,13 @@ class PostgresWarehouse(Warehouse):
         return f"coalesce(sum(('x' || substr(md5({row_text}), 1, 16))::bit(64)::bigint), 0)"
 
 
-def _unique_keys_step(spec: TableSpec) -> Step:
-    """Fail the load when a delta repeats a key: the merges insert new keys ``on conflict do
-    nothing``, which would keep one of the rows silently. A grouping, not a primary key on
-    the temp table: at SF 10 building that index took minutes (temp buffers are small)."""
-    keys = column_list(list(spec.key))
-    message = f"{delta_name(spec.name)} holds a key ({', '.join(spec.key)}) more than once"
-    return Step(
-        Phase.STAGE,
-        f"checking the keys of {delta_name(spec.name)} are unique",
-        "do $$ begin\n"
-        f"  if exists (select 1 from {delta(spec)} group by {keys} having count(*) > 1) then\n"
-        f"    raise exception '{message}';\n"
-        "  end if;\n"
-        "end $$",
+def _raise_if_any(repeated: str, message: str) -> str:
+    """The merges insert new keys ``on conflict do nothing``, which would keep one row of a
+    repeated key silently. A grouping, not a primary key on the temp table: at SF 10
+    building that index took minutes (temp buffers are small)."""
+    return (
+        f"do $$ begin\n  if exists ({repeated}) then\n"
+        f"    raise exception '{message}';\n  end if;\nend $$"
     )
 
 
