@@ -8,11 +8,14 @@ from shopflow.warehouse.tables import SCHEMA, TABLES, Index, TableSpec
 
 DIALECTS = ("duckdb", "postgres", "redshift")
 
+# Postgres text compares bytewise (collation "C"), as Redshift's default collation
+# does: the keys are ASCII ids, and their sorts and B-trees then need no locale rules
+# (sorting a day's click events by session_id took 2.3x as long in C.UTF-8).
 _TYPES = {
     "duckdb": {"bigint": "bigint", "int": "integer", "text": "varchar", "bool": "boolean",
                "date": "date", "timestamp": "timestamp"},
-    "postgres": {"bigint": "bigint", "int": "integer", "text": "text", "bool": "boolean",
-                 "date": "date", "timestamp": "timestamp"},
+    "postgres": {"bigint": "bigint", "int": "integer", "text": 'text collate "C"',
+                 "bool": "boolean", "date": "date", "timestamp": "timestamp"},
     "redshift": {"bigint": "bigint", "int": "integer", "text": "varchar(65535)",
                  "bool": "boolean", "date": "date", "timestamp": "timestamp"},
 }  # fmt: skip

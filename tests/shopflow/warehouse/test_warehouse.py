@@ -28,6 +28,7 @@ import warehouse_scenarios as sc
 from sqlglot import exp
 
 from shopflow.names import CONN_WAREHOUSE
+from shopflow.warehouse import ddl
 from shopflow.warehouse.base import Warehouse, WarehouseError
 from shopflow.warehouse.duckdb import DuckDBWarehouse
 from shopflow.warehouse.factory import warehouse_from_connection, warehouse_from_url
@@ -141,6 +142,32 @@ def test_postgres_url_gives_postgres_in_utc(databases: Callable[[], str]) -> Non
     wh = warehouse_from_url(databases())
     assert isinstance(wh, PostgresWarehouse)
     assert wh.scalar("select current_setting('TimeZone')") == "UTC"
+
+
+@pytest.mark.integration
+def test_postgres_upgrades_text_columns_to_collate_c(databases: Callable[[], str]) -> None:
+    """A warehouse made before text was declared collate "C" loads as a new one does."""
+    url = databases()
+    with psycopg.connect(url, autocommit=True) as conn:
+        for sql in ddl.create_all("postgres"):
+            conn.execute(sql.replace(' collate "C"', ""))
+        assert _collations(conn) == {None}
+    old = PostgresWarehouse(url)
+    new = PostgresWarehouse(databases())
+    for d in (sc.day_one(), sc.day_two()):
+        d.load(old)
+        d.load(new)
+    assert sc.checksums(old) == sc.checksums(new)
+    with psycopg.connect(url) as conn:
+        assert _collations(conn) == {"C"}
+
+
+def _collations(conn: psycopg.Connection[Any]) -> set[str | None]:
+    rows = conn.execute(
+        "select distinct collation_name from information_schema.columns"
+        " where table_schema = 'analytics' and data_type = 'text'"
+    ).fetchall()
+    return {r[0] for r in rows}
 
 
 # Run by the first load while it holds the load lock: the second load, started only now,

@@ -3,6 +3,8 @@
 -- temp tables of the load. Start clean in case an earlier load left temp tables behind.
 drop table if exists tmp_resolved_interactions;
 
+drop table if exists tmp_touched_sessions;
+
 drop table if exists tmp_session_events;
 
 drop table if exists tmp_affected_keys;

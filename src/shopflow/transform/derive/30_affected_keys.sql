@@ -56,7 +56,7 @@ old_sessions as (
         sessions.session_date,
         sessions.customer_id
     from analytics.fct_session as sessions
-    where sessions.session_id in (select delta.session_id from delta_fct_click_event as delta)
+    where sessions.session_id in (select touched.session_id from tmp_touched_sessions as touched)
 ),
 
 keys as (

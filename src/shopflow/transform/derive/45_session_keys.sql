@@ -14,7 +14,7 @@ rebuilt as (
     where
         sessions.customer_id is not null
         and sessions.session_id in (
-            select delta.session_id from delta_fct_click_event as delta
+            select touched.session_id from tmp_touched_sessions as touched
         )
 ),
 
