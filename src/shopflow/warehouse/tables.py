@@ -137,7 +137,6 @@ FCT_INTERACTION = TableSpec(
     upkeep=Upkeep.INSERT_NEW,
     sortkey=("interaction_date",),
     indexes=(
-        Index(("interaction_id",), where="customer_id is null"),  # derive 10: unresolved ones
         Index(("email_hash",)),  # derive 10: interactions of this load's customers
         Index(("interaction_date",)),  # derive 50, row_count_interactions
         Index(("customer_id", "occurred_at")),  # derive 50: last touch before an order

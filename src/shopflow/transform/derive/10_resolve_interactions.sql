@@ -1,7 +1,9 @@
 -- Rule 3: interactions resolve to the customer with their email_hash (the smallest
--- customer_id if several share it). Candidates: every unresolved interaction, and those
--- whose email_hash arrives in this load's customers (so the result does not depend on
--- load order).
+-- customer_id if several share it). Candidates: this load's unresolved interactions,
+-- and the stored ones whose email_hash arrives in this load's customers (so the result
+-- does not depend on load order). A stored interaction left unresolved by an earlier
+-- load had no customer with its hash then, so only a new customer can resolve it: the
+-- stored unresolved rows need not be read (they accumulate with history).
 create temp table tmp_resolved_interactions as
 with
 
@@ -20,6 +22,10 @@ candidates as (
         unresolved.interaction_date,
         unresolved.type
     from analytics.fct_interaction as unresolved
+    inner join delta_fct_interaction as delta
+        on
+            unresolved.interaction_id = delta.interaction_id
+            and unresolved.interaction_date = delta.interaction_date
     where unresolved.customer_id is null
     union
     select
