@@ -104,8 +104,8 @@ class PostgresWarehouse(Warehouse):
 
     def _ensure_steps(self) -> list[Step]:
         *steps, commit = super()._ensure_steps()
-        collate = fixed_sql("postgres_text_collation")
-        return [*steps, Step(Phase.ENSURE, "collating the text columns C", collate), commit]
+        upgrade = fixed_sql("postgres_upgrade")
+        return [*steps, Step(Phase.ENSURE, "upgrading an earlier warehouse", upgrade), commit]
 
     def _stage_steps(self, spec: TableSpec, *, filled: bool, ctx: LoadContext) -> list[Step]:
         cols = ", ".join(f"{ident(c.name)} {column_type(c.type, 'postgres')}" for c in spec.columns)

@@ -146,11 +146,15 @@ def test_postgres_url_gives_postgres_in_utc(databases: Callable[[], str]) -> Non
 
 @pytest.mark.integration
 def test_postgres_upgrades_text_columns_to_collate_c(databases: Callable[[], str]) -> None:
-    """A warehouse made before text was declared collate "C" loads as a new one does."""
+    """A warehouse of an earlier version (text in the database's collation, an index no
+    longer declared) loads as a new one does, and is upgraded by the load."""
     url = databases()
+    dropped = "analytics.fct_click_event_session_id_idx"
     with psycopg.connect(url, autocommit=True) as conn:
         for sql in ddl.create_all("postgres"):
             conn.execute(sql.replace(' collate "C"', ""))
+        index = dropped.split(".")[1]
+        conn.execute(f"create index {index} on analytics.fct_click_event (session_id)")
         assert _collations(conn) == {None}
     old = PostgresWarehouse(url)
     new = PostgresWarehouse(databases())
@@ -160,6 +164,7 @@ def test_postgres_upgrades_text_columns_to_collate_c(databases: Callable[[], str
     assert sc.checksums(old) == sc.checksums(new)
     with psycopg.connect(url) as conn:
         assert _collations(conn) == {"C"}
+        assert conn.execute("select to_regclass(%s)", (dropped,)).fetchone() == (None,)
 
 
 def _collations(conn: psycopg.Connection[Any]) -> set[str | None]:
