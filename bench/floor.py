@@ -32,6 +32,7 @@ import httpx
 import pyarrow as pa
 
 from _common import SCRATCH_SCHEMA_FLOOR, require_stack_state, write_json
+from shopflow.errors import ShopflowError
 from shopflow.sources import clickstream, interactions, products, sales
 from shopflow_local.devstack.aws_emulator import aws_client
 
@@ -101,6 +102,11 @@ def read_clicks(endpoint: str, bucket: str, day: date) -> dict[str, pa.Table]:
         raw = s3.get_object(Bucket=bucket, Key=ref.key)["Body"].read()
         data = gzip.decompress(raw) if raw[:2] == clickstream.GZIP_MAGIC else raw
         parts.append(clickstream.split_lines(data, 1).select(["line"]))
+    if not parts:  # moto keeps its objects in memory: a restarted stack has none
+        raise ShopflowError(
+            f"no clickstream objects for {day} in s3://{bucket} (the emulator restarted?);"
+            " generate the day again (compare.py --generate)"
+        )
     return {"click_lines": pa.concat_tables(parts)}
 
 
@@ -196,7 +202,11 @@ def main() -> int:
     parser.add_argument("--scratch", type=Path, required=True, help="DuckDB file to (re)create")
     parser.add_argument("--out", type=Path, required=True, help="where the JSON figures go")
     args = parser.parse_args()
-    write_json(args.out, measure(args.date, args.scratch))
+    try:
+        write_json(args.out, measure(args.date, args.scratch))
+    except ShopflowError as exc:
+        print(f"floor: error: {exc}", file=sys.stderr)
+        return 1
     return 0
 
 
