@@ -52,8 +52,8 @@ def create_table(spec: TableSpec, dialect: str) -> str:
 
 
 def index_name(spec: TableSpec, index: Index) -> str:
-    """``<table>_<columns>_idx`` (``_partial_idx`` for a partial index), within 63 bytes."""
-    name = f"{spec.name}_{'_'.join(index.columns)}_{'partial_' if index.where else ''}idx"
+    """``<table>_<columns>_idx``, within 63 bytes."""
+    name = f"{spec.name}_{'_'.join(index.columns)}_idx"
     if len(name) > 63:
         raise ValueError(f"index name {name!r} is longer than 63 bytes")
     return name
@@ -68,7 +68,7 @@ def create_indexes(spec: TableSpec, dialect: str) -> list[str]:
         raise ValueError(f"{spec.name} has no column(s) {sorted(unknown)} to index")
     return [
         f"create index if not exists {index_name(spec, i)} on {spec.qualified} "
-        f"({', '.join(i.columns)}){f' where {i.where}' if i.where else ''}"
+        f"({', '.join(i.columns)})"
         for i in spec.indexes
     ]
 

@@ -42,12 +42,10 @@ class Index:
     """A secondary index (Postgres; DuckDB and Redshift rely on sort order instead).
 
     Declared only where a plan of the load or of a check shows it turns a scan of the
-    whole table into a look-up of the day's rows. ``where`` is a partial index's
-    predicate, fixed SQL text over the table's own columns.
+    whole table into a look-up of the day's rows.
     """
 
     columns: tuple[str, ...]
-    where: str = ""
 
 
 @dataclass(frozen=True)
